@@ -1,0 +1,1 @@
+"""VoxDesk test suite: unit tests run without services; integration tests use app.harness rigs."""
