@@ -12,6 +12,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from app import __version__
 
@@ -45,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(module_name: str) -> object | None:
+def _load(module_name: str) -> Any:
     """Import a command module, or return None when it is not available in this build."""
     try:
         return importlib.import_module(module_name)
@@ -57,8 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``voxdesk`` console script."""
     args = build_parser().parse_args(argv)
     from app.log import setup_logging
+    from app.settings.store import SettingsStore
 
-    setup_logging(verbosity=args.verbose)
+    store = SettingsStore(Path(args.config)) if args.config else SettingsStore.default()
+    # Never raises: a corrupt file is moved aside and reported through these notices.
+    args.startup_notices = store.load()
+    args.settings_store = store
+    setup_logging(verbosity=args.verbose, level=store.current.get_str("log.level"))
+    for notice in args.startup_notices:
+        if args.command is not None:  # the GUI shows them itself, in its notice area
+            print(f"voxdesk: {notice.text}", file=sys.stderr)
     if args.command is None:
         # The GUI lives in ui/ (Qt). The core never imports it statically; this lazy import is the
         # one place the console script hands over to it.
@@ -71,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"voxdesk {args.command}: this command is not available in this build.", file=sys.stderr
         )
         return 2
-    code: int = module.run(args)  # type: ignore[attr-defined]
+    code: int = module.run(args)
     return code
 
 

@@ -1,0 +1,1 @@
+"""User settings: the declarative registry (``schema``), typed snapshots and storage (``store``)."""
