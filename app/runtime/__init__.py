@@ -1,0 +1,1 @@
+"""Composition root: builds the core's parts from settings and owns their threads."""

@@ -1,0 +1,301 @@
+"""The composition root: builds the parts from settings, wires them, owns start and stop order.
+
+``Core`` is what the GUI (through ``ui/bridge.py``), ``voxdesk talk`` and the end-to-end bench
+drive. It never does the parts' work itself: it routes commands to the thread that owns the state
+(the session loop for conversation commands, the audio engine for audio ones) and fans core events
+out to observers.
+
+Start order: local engine (when the provider is local) → audio engine → session. Stop order
+(reverse, as ``conventions.md`` §3.4 prescribes): stop the uplink, stop the session (closes the
+socket with a bounded handshake, joins its loop thread), stop the audio engine (stream, engine
+thread), stop the local engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from app import paths
+from app.audio.backend import StreamBackend
+from app.audio.engine import AudioEngine
+from app.audio.pipeline import CapturePipeline
+from app.audio.telemetry import AudioTelemetry
+from app.events import (
+    AudioChunk,
+    NoticeCategory,
+    NoticeLevel,
+    Observer,
+    SpeechStarted,
+    SpeechStopped,
+    UserNotice,
+)
+from app.metrics.latency import LatencyMeter, LatencySnapshot
+from app.runtime.commands import ApplySettings, SetMicMuted, Shutdown
+from app.runtime.configure import (
+    Endpoint,
+    audio_config,
+    dsp_config,
+    endpoint_for,
+    session_config,
+)
+from app.secrets import SecretStore
+from app.session.builtin_tools import TimerService, register_builtin_tools
+from app.session.context import ContextPolicy
+from app.session.driver import SessionDriver
+from app.session.memory import Memory
+from app.session.tools import ToolRegistry, ToolResult, ToolRunner
+from app.session.transcript_store import TranscriptStore
+from app.session.transcripts import Transcript
+from app.settings.schema import REGISTRY
+from app.settings.snapshot import Settings
+from app.settings.store import SettingsStore
+
+log = logging.getLogger("app.runtime")
+
+# Settings whose change needs the part rebuilt rather than updated in place.
+_AUDIO_KEYS = frozenset(
+    {
+        "audio.input_device",
+        "audio.output_device",
+        "audio.output_latency_ms",
+        "audio.chunk_ms",
+        "audio.playback_prebuffer_ms",
+        "audio.playback_max_buffer_ms",
+    }
+)
+_PROVIDER_KEYS = frozenset({"session.provider", "session.url", "session.model"})
+
+
+class Core:
+    """Everything below the GUI, built and wired in one place.
+
+    Args:
+        store: the loaded settings.
+        secrets: where API keys come from.
+        audio_backend: the stream backend (tests pass ``FakeAudioBackend``); None = PortAudio.
+        data_dir: where memory and transcripts are kept; None = the platform data dir.
+        start_local_engine: builds and starts the embedded engine, returning ``(url, token,
+            stop)``; None = the real ``LocalEngineServer``.
+
+    Thread: ``start``/``stop`` from the owner thread; ``submit``, ``subscribe``, ``telemetry``,
+    ``latency`` from any thread.
+    """
+
+    def __init__(
+        self,
+        store: SettingsStore,
+        secrets: SecretStore,
+        *,
+        audio_backend: StreamBackend | None = None,
+        data_dir: Path | None = None,
+        start_local_engine: Callable[[Observer], tuple[str, str, Callable[[], None]]] | None = None,
+    ) -> None:
+        self.settings_store = store
+        self.secrets = secrets
+        self._audio_backend = audio_backend
+        self._data_dir = data_dir
+        self._start_local_engine = start_local_engine or _start_local_engine
+        self._observers: list[Observer] = []
+        self._observers_lock = threading.Lock()
+        self.meter = LatencyMeter()
+        self.memory: Memory | None = None
+        self.transcript: Transcript | None = None
+        self.engine: AudioEngine | None = None
+        self.driver: SessionDriver | None = None
+        self._local_token: str | None = None
+        self._local_stop: Callable[[], None] | None = None
+        self._pipeline: CapturePipeline | None = None
+        self._endpoint = Endpoint(provider="local")
+        self._muted = False
+        self._started = False
+        self._unsubscribe: Callable[[], None] | None = None
+
+    # ------------------------------------------------------------------ observers
+
+    def subscribe(self, observer: Observer) -> None:
+        """Receive every core event (called from any thread; must not block)."""
+        with self._observers_lock:
+            self._observers.append(observer)
+
+    def publish(self, event: object) -> None:
+        """Fan ``event`` out to every observer; a failing observer never stops the others."""
+        with self._observers_lock:
+            observers = tuple(self._observers)
+        for observer in observers:
+            try:
+                observer(event)
+            except Exception:
+                log.exception("observer %r failed on %s", observer, type(event).__name__)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Build and start the local engine (if used), the audio engine and the session."""
+        if self._started:
+            return
+        self._started = True
+        settings = self.settings_store.current
+        data_dir = self._data_dir or paths.data_dir()
+        self.memory = Memory(data_dir / "memory.sqlite3")
+        self.transcript = Transcript(
+            TranscriptStore(data_dir / "transcripts.sqlite3"), self.publish
+        )
+        endpoint = endpoint_for(settings)
+        if endpoint.provider == "local":
+            url, token, stop = self._start_local_engine(self.publish)
+            self._local_token, self._local_stop = token, stop
+            endpoint = Endpoint(provider="local", url=url)
+        self._endpoint = endpoint
+        config = session_config(settings, endpoint)
+        audio = replace(
+            audio_config(settings),
+            session_in_rate=config.sample_rate,
+            session_out_rate=config.sample_rate,
+        )
+        self._pipeline = CapturePipeline(
+            dsp_config(settings), audio.device_rate, audio.session_in_rate, audio.chunk_ms
+        )
+        self.engine = AudioEngine(audio, self._pipeline, self._on_audio_event, self._audio_backend)
+        self.driver = SessionDriver(
+            config,
+            self.engine.player,
+            self.publish,
+            auth=self._auth_for(endpoint.provider),
+            tools=self._build_tools,
+            transcript=self.transcript,
+            context=ContextPolicy(settings.get_int("session.context_turns")),
+            meter=self.meter,
+            memory=self.memory,
+        )
+        self._unsubscribe = self.settings_store.subscribe(
+            [setting.key for setting in REGISTRY], self._on_settings_changed
+        )
+        self.engine.start()
+        self.driver.start()
+        log.info("core started (provider %s, model %s)", config.provider, config.model)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop everything in order; safe to call twice."""
+        if not self._started:
+            return
+        self._started = False
+        self._muted = True  # 1. no new audio reaches the session
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self.driver is not None:  # 2-5. close the socket, stop and join the loop
+            if not self.driver.stop(timeout):
+                log.warning("the session loop did not stop within %.1f s", timeout)
+        if self.engine is not None:  # 6-7. stream and engine thread
+            self.engine.stop()
+        if self._local_stop is not None:
+            self._local_stop()
+            self._local_stop = None
+        if self.memory is not None:
+            self.memory.close()
+        log.info("core stopped")
+
+    # ------------------------------------------------------------------ commands
+
+    def submit(self, command: object) -> None:
+        """Route a command (``app.runtime.commands``) to the part that owns its state."""
+        if isinstance(command, SetMicMuted):
+            self._muted = command.muted
+            return
+        if isinstance(command, ApplySettings):
+            self._apply_settings(command.changes)
+            return
+        if isinstance(command, Shutdown):
+            self.stop()
+            return
+        if self.driver is not None:
+            self.driver.submit(command)
+
+    def telemetry(self) -> AudioTelemetry | None:
+        """The audio engine's latest levels and counters (None before it started)."""
+        return self.engine.telemetry() if self.engine is not None else None
+
+    def latency(self) -> LatencySnapshot:
+        """The latency meter's rolling figures."""
+        return self.meter.snapshot()
+
+    @property
+    def muted(self) -> bool:
+        """Whether the microphone uplink is muted."""
+        return self._muted
+
+    # ------------------------------------------------------------------ wiring
+
+    def _on_audio_event(self, event: object) -> None:
+        # Thread: audio-engine. Hand over to the session loop without blocking.
+        if isinstance(event, AudioChunk | SpeechStarted | SpeechStopped) and self._muted:
+            return
+        if isinstance(event, UserNotice):
+            self.publish(event)
+            return
+        if self.driver is not None:
+            self.driver.submit(event)
+
+    def _auth_for(self, provider: str) -> Callable[[], str | None]:
+        def auth() -> str | None:
+            if provider == "local":
+                return self._local_token
+            secret = self.secrets.get(provider)
+            return secret.reveal() if secret is not None else None
+
+        return auth
+
+    def _build_tools(
+        self, on_done: Callable[[ToolResult], None]
+    ) -> tuple[ToolRunner, Sequence[Mapping[str, Any]]]:
+        # Thread: session-loop (the driver builds its runner on the loop it runs on).
+        registry = ToolRegistry()
+        timers = TimerService(on_fire=self._on_timer_fired)
+        register_builtin_tools(registry, timers=timers, memory=self.memory)
+        return ToolRunner(registry, on_done, self.publish), registry.schemas()
+
+    def _on_timer_fired(self, timer: object) -> None:
+        label = getattr(timer, "label", "") or "Your timer"
+        self.publish(
+            UserNotice(NoticeLevel.INFO, NoticeCategory.GENERAL, f"{label} is done.", None)
+        )
+
+    def _apply_settings(self, changes: Mapping[str, object]) -> None:
+        try:
+            self.settings_store.apply(changes)
+        except Exception as exc:  # a SettingError names the key and the allowed values
+            self.publish(UserNotice(NoticeLevel.ERROR, NoticeCategory.SETTINGS, str(exc), None))
+            return
+        self.settings_store.save()
+
+    def _on_settings_changed(self, settings: Settings, changed: frozenset[str]) -> None:
+        # Thread: whichever thread applied the settings (GUI or CLI); every call below is
+        # thread-safe by contract (pipeline.reconfigure is picked up on the next block).
+        if self._pipeline is not None and any(k.startswith("audio.") for k in changed):
+            self._pipeline.reconfigure(dsp_config(settings))
+        if self.engine is not None and changed & _AUDIO_KEYS:
+            self.engine.restart_stream()
+        if self.driver is None or not any(k.startswith("session.") for k in changed):
+            return
+        if changed & _PROVIDER_KEYS:
+            self.publish(
+                UserNotice(
+                    NoticeLevel.INFO,
+                    NoticeCategory.SETTINGS,
+                    "The new provider and model are used after VoxDesk restarts.",
+                    "restart",
+                )
+            )
+            return
+        self.driver.reconfigure(session_config(settings, self._endpoint))
+
+
+def _start_local_engine(observer: Observer) -> tuple[str, str, Callable[[], None]]:
+    from app.local.server import LocalEngineServer
+
+    server = LocalEngineServer(observer=observer).start()
+    return server.url, server.token, server.stop
