@@ -1,0 +1,1 @@
+"""Sans-I/O provider codecs: server JSON to typed events, typed commands to client JSON."""
