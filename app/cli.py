@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "devices": ("app.audio.devices_cli", "list audio devices (the default is marked)"),
     "doctor": ("app.doctor", "check what VoxDesk needs on this machine and print the fix"),
     "serve": ("app.local.serve", "run the embedded local realtime engine on its own"),
-    "talk": ("app.session.talk", "talk from a terminal (push-to-talk with space, or --text)"),
+    "talk": ("app.runtime.talk", "talk from a terminal (push-to-talk with space, or --text)"),
     "bench": ("app.bench.cli", "run a benchmark (audio, engine, startup, e2e)"),
 }
 
