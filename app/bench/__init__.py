@@ -1,0 +1,1 @@
+"""Benchmarks run by ``voxdesk bench <name>``; each writes a flat JSON object and a docs section."""
