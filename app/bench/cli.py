@@ -21,6 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not update the bench's section of docs/benchmarks.md",
     )
+    parser.add_argument(
+        "--provider",
+        choices=("local",),
+        default="local",
+        help="engine the e2e bench talks to (the embedded local engine)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

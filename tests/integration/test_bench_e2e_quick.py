@@ -1,0 +1,42 @@
+"""`voxdesk bench e2e --quick` end to end: the real core, the PulseAudio rig, the local engine.
+
+Loose sanity bounds only: the real figures go to docs/benchmarks.md, not into assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import pytest
+
+from app.bench import e2e
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_bench_e2e_quick_measures_every_phase(tmp_path):
+    out = tmp_path / "e2e.json"
+    args = argparse.Namespace(quick=True, json=str(out), no_docs=True, provider="local")
+    code = e2e.run(args)
+    results = json.loads(out.read_text())
+    assert code == 0, f"a phase could not measure: {sorted(results)}"
+    ms_keys = (
+        "first_audio_to_speaker_ms.p50",
+        "bargein_button_stop_ms.p95",
+        "server_bargein_stop_ms.p95",
+        "truncate_error_ms.p95",
+        "v2v_ms.p50",
+    )
+    for key in ms_keys:
+        assert key in results, key
+        assert math.isfinite(results[key]) and 0.0 <= results[key] < 30_000.0, (key, results[key])
+    # Stops are measured at the speaker after the trigger, so they can never be negative, and a
+    # working flush goes silent well within a second even on a loaded 2-core machine.
+    assert results["bargein_button_stop_ms.p50"] < 1000.0
+    assert results["server_bargein_stop_ms.p50"] < 1000.0
+    assert results["truncate_error_ms.p50"] < 500.0
+    assert "underruns" in results and "jitter_underruns" in results
+    assert "self_interrupts" in results
+    assert results["bench_seconds"] < 180.0 * 2  # quick is meant to stay under 3 minutes
