@@ -26,6 +26,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+# Pins None/True/False before any test touches Qt: PySide6 6.12 on CPython 3.11 drops references
+# to them on every void call and a long run would abort (see ui/refcount_guard.py).
+import ui  # noqa: F401
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

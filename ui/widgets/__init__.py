@@ -1,0 +1,3 @@
+"""Reusable widgets of the main window."""
+
+from __future__ import annotations
