@@ -13,6 +13,7 @@ thread), stop the local engine.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -20,12 +21,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from websockets.sync.client import connect
+
 from app import paths
 from app.audio.backend import StreamBackend
 from app.audio.engine import AudioEngine
 from app.audio.pipeline import CapturePipeline
+from app.audio.selftest import SelfTestResult
 from app.audio.telemetry import AudioTelemetry
 from app.events import (
+    AssistantState,
     AudioChunk,
     NoticeCategory,
     NoticeLevel,
@@ -45,8 +50,10 @@ from app.runtime.configure import (
 )
 from app.secrets import SecretStore
 from app.session.builtin_tools import TimerService, register_builtin_tools
+from app.session.config import auth_headers, realtime_url
 from app.session.context import ContextPolicy
 from app.session.driver import SessionDriver
+from app.session.errors import classify_exception, notice_for, redact
 from app.session.memory import Memory
 from app.session.tools import ToolRegistry, ToolResult, ToolRunner
 from app.session.transcript_store import TranscriptStore
@@ -68,6 +75,7 @@ _AUDIO_KEYS = frozenset(
         "audio.playback_max_buffer_ms",
     }
 )
+_BUSY_STATES = frozenset({AssistantState.ASSISTANT_SPEAKING, AssistantState.TOOL_RUNNING})
 _PROVIDER_KEYS = frozenset({"session.provider", "session.url", "session.model"})
 
 
@@ -222,6 +230,62 @@ class Core:
     def latency(self) -> LatencySnapshot:
         """The latency meter's rolling figures."""
         return self.meter.snapshot()
+
+    def run_audio_self_test(self) -> SelfTestResult:
+        """Play a test sweep, record the mic, estimate echo delay and attenuation.
+
+        Thread: a worker thread (it blocks for about two seconds). Refused while the assistant
+        is speaking, because the test writes the playback queue the session otherwise owns.
+
+        Raises:
+            RuntimeError: the audio engine is not running or the assistant is speaking.
+            TimeoutError: the device delivered too little audio.
+        """
+        if self.engine is None:
+            raise RuntimeError("The audio engine is not running.")
+        if self.driver is not None and self.driver.state in _BUSY_STATES:
+            raise RuntimeError("Wait until the assistant has finished speaking.")
+        return self.engine.self_test()
+
+    def play_test_tone(self) -> None:
+        """Play a short test sweep on the speaker (the self-test's signal, without analysis).
+
+        Thread: a worker thread; same restrictions as :meth:`run_audio_self_test`.
+        """
+        self.run_audio_self_test()
+
+    def test_connection(self, provider: str, timeout: float = 10.0) -> str:
+        """Open a realtime session with ``provider``'s key and close it again.
+
+        Thread: a worker thread (blocks up to ``timeout``).
+
+        Returns:
+            A short confirmation for the user.
+
+        Raises:
+            ConnectionError: with a message saying what failed and what to do.
+        """
+        settings = self.settings_store.current.with_changes({"session.provider": provider})
+        endpoint = endpoint_for(settings)
+        if endpoint.provider == "local":
+            endpoint = self._endpoint
+        config = session_config(settings, endpoint)
+        secret = self._auth_for(endpoint.provider)()
+        try:
+            with connect(
+                realtime_url(config),
+                additional_headers=auth_headers(config, secret),
+                open_timeout=timeout,
+                close_timeout=2.0,
+            ) as ws:
+                first = json.loads(ws.recv(timeout=timeout))
+        except Exception as exc:  # classified once, below, into words for the user
+            failure = classify_exception(exc)
+            raise ConnectionError(notice_for(failure, provider).text) from None
+        if first.get("type") == "error":
+            detail = redact(str(first.get("error", {}).get("message", "")))
+            raise ConnectionError(f"The server refused the session: {detail}")
+        return f"Connected to {provider} ({config.model})."
 
     @property
     def muted(self) -> bool:

@@ -1,0 +1,66 @@
+"""Core.test_connection against a real WebSocket server on 127.0.0.1 (the settings dialog's button)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.runtime.core import Core
+from app.secrets import SecretStore
+from app.settings.store import SettingsStore
+from tests.helpers.scripted_server import ScriptedServer
+
+
+class _MemoryKeyring:
+    """A keyring backend that keeps keys in a dict (priority 1: counts as secure)."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.values.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.values[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.values.pop((service, username), None)
+
+
+def _core_for(url: str, key: str) -> Core:
+    store = SettingsStore(None)
+    store.apply({"session.provider": "custom", "session.url": url})
+    secrets = SecretStore(backend=_MemoryKeyring())
+    secrets.set("custom", key)
+    return Core(store, secrets)
+
+
+def test_test_connection_succeeds_and_sends_the_key_as_bearer() -> None:
+    with ScriptedServer() as server:
+        core = _core_for(server.url, "sk-test-0123456789abcdef")
+        message = core.test_connection("custom", timeout=5.0)
+        assert "Connected" in message
+        assert server.headers[0]["Authorization"] == "Bearer sk-test-0123456789abcdef"
+
+
+def test_test_connection_explains_a_rejected_key_without_revealing_it() -> None:
+    with ScriptedServer(reject=lambda _index: 401) as server:
+        core = _core_for(server.url, "sk-test-0123456789abcdef")
+        with pytest.raises(ConnectionError) as caught:
+            core.test_connection("custom", timeout=5.0)
+        text = str(caught.value)
+        assert "sk-test" not in text
+        assert text  # a sentence for the user, from the shared failure classification
+
+
+def test_test_connection_reports_an_unreachable_server() -> None:
+    core = _core_for("ws://127.0.0.1:9/v1/realtime", "sk-test-0123456789abcdef")
+    with pytest.raises(ConnectionError):
+        core.test_connection("custom", timeout=2.0)
+
+
+def test_audio_self_test_is_refused_before_the_engine_runs() -> None:
+    core = _core_for("ws://127.0.0.1:9/v1/realtime", "k")
+    with pytest.raises(RuntimeError, match="not running"):
+        core.run_audio_self_test()
