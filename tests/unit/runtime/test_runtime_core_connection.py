@@ -1,4 +1,4 @@
-"""Core.test_connection against a real WebSocket server on 127.0.0.1 (the settings dialog's button)."""
+"""Core.test_connection against a real WebSocket server on 127.0.0.1 (the dialog's button)."""
 
 from __future__ import annotations
 
