@@ -1,0 +1,284 @@
+"""Playback side of the engine: the ``PlaybackSink`` the session writes assistant audio into.
+
+``PlaybackState`` is the memory shared with the real-time callback (allocated once; see
+``callback.py`` for the reader). ``Player`` is the producer API used by the session thread:
+it resamples each tagged stream of the provider's PCM16 to the device rate with a streaming
+``soxr.ResampleStream``, stores it in the playback ring with a segment tag naming its item slot,
+and implements flush (an epoch the callback honours on its next block), stale responses,
+duck/resume, and the per-item "what did the user hear" queries.
+
+Ownership (see ``ringbuffer.py`` for the SPSC rules): every attribute of ``PlaybackState`` has
+exactly one writer, noted next to it. The session thread is the only producer; the callback the
+only consumer; the engine thread only reads (``poll_drained``, ``is_active``).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+
+import numpy as np
+import soxr
+
+from app.audio.clock import PaClock
+from app.audio.config import AudioConfig
+from app.audio.ringbuffer import FloatArray, SampleRing, SegmentRing
+from app.events import PlaybackDrained
+
+log = logging.getLogger("app.audio")
+
+_RETIRED_ITEMS = 1024  # played-ms records kept for items whose slot was reused
+_STALE_RESPONSES = 256  # stale response ids remembered
+
+
+class PlaybackState:
+    """Preallocated playback memory shared by the session thread, the callback and the engine.
+
+    Attributes are grouped by their single writer: [producer] = session thread, [callback] = the
+    PortAudio callback. The engine thread and the session thread's queries only read.
+    """
+
+    def __init__(self, config: AudioConfig) -> None:
+        self.rate = config.device_rate
+        self.frames = config.block_frames
+        self.ring = SampleRing(config.playback_capacity_frames)
+        self.segments = SegmentRing(config.playback_segments)
+        slots = config.item_slots
+        self.slot_stale = np.zeros(slots, dtype=np.uint8)  # [producer] 1 = drop this slot's audio
+        self.slot_gen = np.zeros(slots, dtype=np.int64)  # [producer] bumped when a slot is reused
+        self.slot_played = np.zeros(slots, dtype=np.int64)  # [callback] samples written to device
+        self.onset_gen = np.zeros(slots, dtype=np.int64)  # [callback] == slot_gen once onset known
+        self.onset_now = np.zeros(slots, dtype=np.float64)  # [callback] monotonic at that callback
+        self.onset_dac = np.zeros(slots, dtype=np.float64)  # [callback] raw DAC time of the block
+        self.onset_offset = np.zeros(slots, dtype=np.int64)  # [callback] first sample's frame
+        self.flush_mark = 0  # [producer] ring position everything before which a flush drops
+        self.flush_epoch = 0  # [producer] bumped after flush_mark is stored
+        self.seen_epoch = 0  # [callback] last epoch honoured
+        fade_frames = max(1, config.ms_to_frames(config.flush_fade_ms))
+        fade = 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, fade_frames + 2)[1:-1])
+        self.fade: FloatArray = fade.astype(np.float32)  # raised-cosine fade-out, read-only
+        ramp = np.arange(1, self.frames + 1, dtype=np.float32) / np.float32(self.frames)
+        self.ramp: FloatArray = ramp  # 1/frames .. 1, read-only: per-block gain ramp shape
+        self.scratch: FloatArray = np.zeros(self.frames, dtype=np.float32)  # [callback]
+        self.gain_target = 1.0  # [producer] duck()/resume()
+        self.gain_now = 1.0  # [callback] gain reached at the end of the last block
+        self.step_frames = config.ms_to_frames(config.playback_underrun_step_ms)  # read-only
+        self.max_frames = config.ms_to_frames(config.playback_max_buffer_ms)  # read-only
+        self.target_frames = config.ms_to_frames(config.playback_prebuffer_ms)  # [callback]
+        self.buffering = self.target_frames > 0  # [callback] waiting for target_frames
+        self.waited = 0  # [callback] frames of silence output while buffering
+        self.starved = False  # [callback] the ring ran dry in the middle of an item
+        self.starved_slot = -1  # [callback] item slot that ran dry
+        self.underruns = 0  # [callback]
+        self.played_total = 0  # [callback] assistant samples written to the device, all items
+        self.last_slot = -1  # [callback] slot of the last sample written
+        self.last_seq = 0  # [callback] seqlock: odd while last_* are being stored
+        self.last_now = 0.0  # [callback] monotonic time of the callback that wrote it
+        self.last_dac = 0.0  # [callback] raw DAC time of that block
+        self.last_offset = 0  # [callback] frames from block start to just past the last sample
+        self.was_playing = False  # [callback] the last block was filled entirely
+
+
+class Player:
+    """The ``PlaybackSink``: adaptive jitter buffer with tags, flush epoch, duck and counters.
+
+    Thread: ``enqueue``, ``end_response``, ``flush``, ``mark_stale``, ``duck``, ``resume`` from the
+    session thread only (single producer). The queries (``played_ms``, ``onset_at``,
+    ``last_sample_at``, ``queued_ms``) from any thread. ``poll_drained`` and ``is_active`` from
+    the engine thread only. None of them blocks.
+    """
+
+    def __init__(self, config: AudioConfig, state: PlaybackState, clock: PaClock) -> None:
+        self._config = config
+        self.state = state
+        self._clock = clock
+        self._rate = config.device_rate
+        self._slots: dict[str, int] = {}
+        self._slot_item: list[str | None] = [None] * config.item_slots
+        self._slot_response: list[str | None] = [None] * config.item_slots
+        self._slot_base = np.zeros(config.item_slots, dtype=np.int64)
+        self._next_slot = 0
+        self._retired: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._stale: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._resampler: soxr.ResampleStream | None = None
+        self._resampler_key: tuple[str, str, int, int] | None = None
+        self._resampler_slot = -1
+        self.dropped_samples = 0  # audio refused because the ring was full
+        self.dropped_stale = 0  # enqueue calls refused because their response was stale
+        self._drain_seen_total = 0  # [engine thread]
+
+    # -- producer side (session thread) ---------------------------------------------------------
+
+    def enqueue(
+        self, pcm16: bytes, sample_rate: int, response_id: str, item_id: str, content_index: int
+    ) -> None:
+        """Queue assistant audio (mono PCM16 LE at ``sample_rate``) tagged with its item."""
+        if response_id in self._stale:
+            self.dropped_stale += 1
+            return
+        samples = np.frombuffer(pcm16, dtype="<i2").astype(np.float32) / np.float32(32768.0)
+        key = (response_id, item_id, content_index, sample_rate)
+        if key != self._resampler_key:
+            self._finish_resampler()
+        slot = self._slot_for(response_id, item_id)
+        if sample_rate == self._rate:
+            self._write(samples, slot)
+            return
+        if self._resampler is None:
+            self._resampler = soxr.ResampleStream(
+                sample_rate, self._rate, 1, dtype="float32", quality=self._config.resample_quality
+            )
+            self._resampler_key = key
+            self._resampler_slot = slot
+        self._write(self._resampler.resample_chunk(samples), slot)
+
+    def end_response(self, response_id: str) -> None:
+        """Push out the resampler's tail of ``response_id`` (call when its audio is complete).
+
+        Without it the last few milliseconds held by the streaming resampler are written only when
+        the next tagged stream starts.
+        """
+        if self._resampler_key is not None and self._resampler_key[0] == response_id:
+            self._finish_resampler()
+
+    def flush(self) -> int:
+        """Drop everything queued (≤5 ms fade); effective within one device block.
+
+        Returns:
+            The new flush epoch.
+        """
+        self._resampler = None
+        self._resampler_key = None
+        st = self.state
+        st.flush_mark = st.ring.write_count  # stored before the epoch that publishes it
+        st.flush_epoch += 1
+        return st.flush_epoch
+
+    def mark_stale(self, response_id: str) -> None:
+        """Drop queued and future audio of ``response_id``."""
+        self._stale[response_id] = None
+        while len(self._stale) > _STALE_RESPONSES:
+            self._stale.popitem(last=False)
+        for slot, owner in enumerate(self._slot_response):
+            if owner == response_id:
+                self.state.slot_stale[slot] = 1
+        if self._resampler_key is not None and self._resampler_key[0] == response_id:
+            self._resampler = None
+            self._resampler_key = None
+
+    def duck(self, gain: float) -> None:
+        """Ramp playback to ``gain`` (0..1) within one block, keeping the queue."""
+        self.state.gain_target = min(1.0, max(0.0, float(gain)))
+
+    def resume(self) -> None:
+        """Ramp playback back to full gain."""
+        self.state.gain_target = 1.0
+
+    # -- queries (any thread) -------------------------------------------------------------------
+
+    def played_ms(self, item_id: str) -> float:
+        """Milliseconds of ``item_id`` actually written to the device so far."""
+        slot = self._slots.get(item_id)
+        if slot is None:
+            return self._retired.get(item_id, 0.0)
+        played = int(self.state.slot_played[slot]) - int(self._slot_base[slot])
+        return played * 1000.0 / self._rate
+
+    def onset_at(self, item_id: str) -> float | None:
+        """``time.monotonic()`` when the first sample of ``item_id`` reached the DAC, if it has."""
+        slot = self._slots.get(item_id)
+        st = self.state
+        if slot is None or st.onset_gen[slot] != st.slot_gen[slot]:
+            return None
+        start = self._clock.dac_to_monotonic(float(st.onset_now[slot]), float(st.onset_dac[slot]))
+        return start + int(st.onset_offset[slot]) / self._rate
+
+    def last_sample_at(self) -> float | None:
+        """``time.monotonic()`` at which the last assistant sample written so far leaves the DAC."""
+        st = self.state
+        for _ in range(100):
+            seq = st.last_seq
+            if seq == 0:
+                return None
+            if seq & 1 == 0:
+                now, dac, offset = st.last_now, st.last_dac, st.last_offset
+                if st.last_seq == seq:
+                    return self._clock.dac_to_monotonic(now, dac) + offset / self._rate
+            time.sleep(0)  # the callback is mid-store: let it finish
+        return None
+
+    def queued_ms(self) -> float:
+        """Milliseconds of audio queued and not yet written to the device."""
+        ring = self.state.ring
+        return (ring.write_count - ring.read_count) * 1000.0 / self._rate
+
+    # -- engine thread ---------------------------------------------------------------------------
+
+    def poll_drained(self, now: float) -> PlaybackDrained | None:
+        """Return ``PlaybackDrained`` once the queue ran empty and its last sample left the DAC."""
+        st = self.state
+        total = st.played_total
+        if total == self._drain_seen_total or st.ring.read_count != st.ring.write_count:
+            return None
+        at = self.last_sample_at()
+        if at is None or at > now:
+            return None
+        self._drain_seen_total = total
+        slot = st.last_slot
+        return PlaybackDrained(response_id=self._slot_response[slot] if slot >= 0 else None, at=at)
+
+    def is_active(self, now: float) -> bool:
+        """True while assistant audio is queued or still on its way out of the DAC."""
+        ring = self.state.ring
+        if ring.write_count != ring.read_count:
+            return True
+        at = self.last_sample_at()
+        return at is not None and at > now
+
+    # -- internals (session thread) ------------------------------------------------------------
+
+    def _slot_for(self, response_id: str, item_id: str) -> int:
+        slot = self._slots.get(item_id)
+        if slot is not None:
+            return slot
+        slot = self._next_slot
+        self._next_slot = (slot + 1) % len(self._slot_item)
+        old_item = self._slot_item[slot]
+        if old_item is not None:
+            self._retired[old_item] = self.played_ms(old_item)
+            while len(self._retired) > _RETIRED_ITEMS:
+                self._retired.popitem(last=False)
+            del self._slots[old_item]
+        st = self.state
+        self._slot_base[slot] = st.slot_played[slot]
+        st.slot_stale[slot] = 0
+        st.slot_gen[slot] += 1  # onset_gen no longer matches: onset unknown for the new item
+        self._slot_item[slot] = item_id
+        self._slot_response[slot] = response_id
+        self._slots[item_id] = slot
+        return slot
+
+    def _finish_resampler(self) -> None:
+        if self._resampler is None:
+            self._resampler_key = None
+            return
+        tail = self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        slot = self._resampler_slot
+        self._resampler = None
+        self._resampler_key = None
+        if not self.state.slot_stale[slot]:
+            self._write(tail, slot)
+
+    def _write(self, samples: FloatArray, slot: int) -> None:
+        n = len(samples)
+        if n == 0:
+            return
+        st = self.state
+        if st.ring.free() < n or st.segments.full():
+            self.dropped_samples += n
+            log.warning("playback ring full: dropped %d ms of audio", n * 1000 // self._rate)
+            return
+        end = st.ring.store(samples)
+        st.segments.append(end, slot)  # tag published before the audio it describes
+        st.ring.publish(end)
