@@ -20,6 +20,9 @@ class PlaybackSink(Protocol):
     ) -> None:
         """Queue assistant audio (mono PCM16 LE at ``sample_rate``) tagged with its item."""
 
+    def end_response(self, response_id: str) -> None:
+        """No more audio will come for ``response_id``: drain and report ``PlaybackDrained``."""
+
     def flush(self) -> int:
         """Drop everything queued (≤5 ms fade) within one device block; returns the new epoch."""
 

@@ -10,9 +10,18 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
+from app.events import AudioChunk
 from app.session.config import SessionConfig, TurnMode, VadKind
 from app.session.statemachine import Ev
+
+Pcm = TypeVar("Pcm", bytes, AudioChunk)
+"""Uplink items: raw PCM16 bytes, or captured chunks that keep their capture time."""
+
+
+def _size(item: bytes | AudioChunk) -> int:
+    return len(item.pcm) if isinstance(item, AudioChunk) else len(item)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +32,7 @@ class TurnEnd:
     create_response: bool
 
 
-class TurnTaker:
+class TurnTaker(Generic[Pcm]):
     """Maps turn-taking inputs to state-machine events for the configured turn mode.
 
     Args:
@@ -35,7 +44,7 @@ class TurnTaker:
         self._config = config
         self._bytes_per_ms = config.sample_rate * 2 / 1000
         self._preroll_bytes = int(preroll_ms * self._bytes_per_ms)
-        self._preroll: collections.deque[bytes] = collections.deque()
+        self._preroll: collections.deque[Pcm] = collections.deque()
         self._preroll_size = 0
         self._held = False
         self._local_speech = False
@@ -117,14 +126,18 @@ class TurnTaker:
 
     # ------------------------------------------------------------------ uplink
 
-    def uplink(self, pcm: bytes) -> list[bytes]:
-        """Return the audio to send now for a captured chunk (may be empty or include pre-roll)."""
+    def uplink(self, pcm: Pcm) -> list[Pcm]:
+        """Return the audio to send now for a captured chunk (may be empty or include pre-roll).
+
+        ``pcm`` is raw PCM16 or an ``AudioChunk``; what comes back is of the same kind, so the
+        caller keeps each pre-roll chunk's capture time.
+        """
         if self.muted:
             return []
         if self.push_to_talk:
             if not self._held:
                 return []
-            self._turn_bytes += len(pcm)
+            self._turn_bytes += _size(pcm)
             return [pcm]
         if not self.local_vad_ends_turns:
             return [pcm]
@@ -134,12 +147,12 @@ class TurnTaker:
             self._preroll_size = 0
             return out
         self._preroll.append(pcm)
-        self._preroll_size += len(pcm)
+        self._preroll_size += _size(pcm)
         while (
             len(self._preroll) > 1
-            and self._preroll_size - len(self._preroll[0]) >= self._preroll_bytes
+            and self._preroll_size - _size(self._preroll[0]) >= self._preroll_bytes
         ):
-            self._preroll_size -= len(self._preroll.popleft())
+            self._preroll_size -= _size(self._preroll.popleft())
         return []
 
     def turn_ms(self) -> float:

@@ -21,51 +21,8 @@ from app.runtime.commands import Interrupt, PushToTalkPressed, PushToTalkRelease
 from app.session.config import SessionConfig, TurnMode
 from app.session.driver import SessionDriver
 from app.session.statemachine import State
+from tests.helpers.fake_playback import FakePlayback
 from tests.helpers.scripted_server import Peer, ScriptedServer, wait_until
-
-
-class FakePlayback:
-    """Records what the driver asks of the playback side; ``played`` is what the user heard."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-        self.queued_ms: dict[str, float] = {}
-        self.played: float | None = None
-        self.lock = threading.Lock()
-
-    def enqueue(
-        self, pcm16: bytes, sample_rate: int, response_id: str, item_id: str, content_index: int
-    ) -> None:
-        with self.lock:
-            self.queued_ms[item_id] = self.queued_ms.get(item_id, 0.0) + len(pcm16) / (
-                sample_rate * 2 / 1000
-            )
-            self.calls.append(("enqueue", item_id))
-
-    def flush(self) -> int:
-        self.calls.append(("flush", None))
-        return 1
-
-    def mark_stale(self, response_id: str) -> None:
-        self.calls.append(("mark_stale", response_id))
-
-    def duck(self, gain: float) -> None:
-        self.calls.append(("duck", gain))
-
-    def resume(self) -> None:
-        self.calls.append(("resume", None))
-
-    def played_ms(self, item_id: str) -> float:
-        return self.queued_ms.get(item_id, 0.0) if self.played is None else self.played
-
-    def onset_at(self, item_id: str) -> float | None:
-        return None
-
-    def last_sample_at(self) -> float | None:
-        return None
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.calls if name != "enqueue"]
 
 
 class Events(list[object]):
@@ -307,20 +264,14 @@ def test_false_interruption_ducks_then_resumes(
 
 
 def test_close_1001_mid_answer_reconnects_and_replays_context(running: list[SessionDriver]) -> None:
-    class Context:
-        def on_item_added(self, item_id: str, role: str, text: str) -> None: ...
-        def items_to_delete(self) -> list[str]:
-            return []
-
-        def replay_items(self) -> list[dict[str, Any]]:
-            return [{"role": "user", "text": "hello"}, {"role": "assistant", "text": "hi there"}]
+    from app.session.context import ContextPolicy
 
     with ScriptedServer() as srv:
         srv.knobs = dataclasses.replace(srv.knobs, close_after_chunks=(2, 1001))
         config = SessionConfig(provider="test", url=srv.url, **FAST)
         playback, events = FakePlayback(), Events()
         driver = SessionDriver(
-            config, playback, events.append, auth=lambda: None, context=Context()
+            config, playback, events.append, auth=lambda: None, context=ContextPolicy(4)
         )
         running.append(driver)
         driver.start()
@@ -334,9 +285,10 @@ def test_close_1001_mid_answer_reconnects_and_replays_context(running: list[Sess
         assert playback.names()[0] == "flush"
         states = [e.state for e in events.of(ConnectionChanged)]
         assert ConnectionState.RECONNECTING in states and states[-1] is ConnectionState.CONNECTED
-        wait_until(lambda: len(srv.peers[1].received) >= 3, 3)
+        wait_until(lambda: len(srv.peers[1].received) >= 2, 3)
         replay = [e for e in srv.peers[1].received if e["type"] == "conversation.item.create"]
-        assert [e["item"]["role"] for e in replay] == ["user", "assistant"]
+        assert [e["item"]["role"] for e in replay] == ["user"]
+        assert replay[0]["item"]["content"] == [{"type": "input_text", "text": "go"}]
         assert "Authorization" not in srv.headers[0]
 
 
@@ -418,17 +370,3 @@ def test_malformed_and_oversized_frames_are_survived(running: list[SessionDriver
         wait_until(lambda: sum(driver.codec.malformed.values()) == 3, 3)
         assert driver.codec.unknown["totally.unknown"] == 1
         assert len(srv.peers) == 1 and driver.state is AssistantState.LISTENING
-
-
-def test_uplink_is_bounded_and_drops_oldest(running: list[SessionDriver]) -> None:
-    async def handler(peer: Peer) -> None:
-        await peer.session_created()
-        await peer.drain()
-
-    with ScriptedServer(handler) as srv:
-        driver, _, _ = make(srv, uplink_queue_chunks=5)
-        start(running, driver)
-        for i in range(200):
-            driver.submit(AudioChunk(b"\x00\x00" * 480, 24000, i * 480, 0.0))
-        wait_until(lambda: driver.uplink_dropped > 0 or len(srv.received) > 1, 3)
-        assert len(driver._audio) <= 5

@@ -38,7 +38,6 @@ IGNORED_TYPES = frozenset(
     {
         "conversation.created",
         "conversation.item.retrieved",
-        "response.output_item.done",
         "response.content_part.added",
         "response.content_part.done",
         "response.function_call_arguments.delta",
@@ -222,6 +221,24 @@ def _item_added(data: dict[str, object]) -> m.ItemAdded:
     )
 
 
+def _output_item_done(data: dict[str, object]) -> m.FunctionArgumentsDone | None:
+    """Turn a completed ``function_call`` output item into a complete call.
+
+    Some servers never send ``response.function_call_arguments.done``; the finished item carries
+    the same information. Other finished items carry nothing the core acts on.
+    """
+    item = _obj(data, "item")
+    if _str(item, "type") != "function_call" or item.get("status") != "completed":
+        return None
+    return m.FunctionArgumentsDone(
+        _str(data, "response_id"),
+        _str(item, "id"),
+        _str(item, "call_id"),
+        _opt_str(item, "name") or "",
+        _str(item, "arguments"),
+    )
+
+
 def _function_calls(response: Mapping[str, object]) -> tuple[m.FunctionCall, ...]:
     calls: list[m.FunctionCall] = []
     for item in _list(response, "output"):
@@ -285,7 +302,7 @@ def _transcript_failed(data: dict[str, object]) -> m.UserTranscriptFailed:
     return m.UserTranscriptFailed(_str(data, "item_id"), _opt_str(error, "message") or "failed")
 
 
-_Parser = Callable[[dict[str, object]], m.ServerEvent]
+_Parser = Callable[[dict[str, object]], m.ServerEvent | None]
 
 _PARSERS: dict[str, _Parser] = {
     "session.created": _session,
@@ -316,6 +333,7 @@ _PARSERS: dict[str, _Parser] = {
     "conversation.item.input_audio_transcription.failed": _transcript_failed,
     "response.created": lambda d: m.ResponseCreated(_str(_obj(d, "response"), "id")),
     "response.done": _response_done,
+    "response.output_item.done": _output_item_done,
     "response.output_item.added": lambda d: m.OutputItemAdded(
         _str(d, "response_id"), _str(_obj(d, "item"), "id"), _str(_obj(d, "item"), "type")
     ),

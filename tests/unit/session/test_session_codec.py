@@ -603,3 +603,61 @@ def test_optional_fields_default() -> None:
     assert delta == m.AudioDelta("r", "i", 0, PCM)
     done = codec.decode(json.dumps({"type": "response.done", "response": {"id": "r"}}))
     assert done == m.ResponseDone("r", "completed", None, ())
+
+
+def _output_item_done(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "response.output_item.done",
+        "event_id": "event_oid",
+        "response_id": "resp_1",
+        "output_index": 0,
+        "item": item,
+    }
+
+
+def test_completed_function_call_item_is_a_complete_call() -> None:
+    fixture = _output_item_done(
+        {
+            "id": "item_f",
+            "object": "realtime.item",
+            "type": "function_call",
+            "status": "completed",
+            "call_id": "call_1",
+            "name": "get_time",
+            "arguments": "{}",
+        }
+    )
+    SERVER.validate_python(fixture)
+    event = OpenAICodec().decode(json.dumps(fixture))
+    assert event == m.FunctionArgumentsDone("resp_1", "item_f", "call_1", "get_time", "{}")
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {
+            "id": "item_m",
+            "object": "realtime.item",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": "hi"}],
+        },
+        {
+            "id": "item_f",
+            "object": "realtime.item",
+            "type": "function_call",
+            "status": "incomplete",
+            "call_id": "call_1",
+            "name": "get_time",
+            "arguments": "{",
+        },
+    ],
+    ids=["message", "incomplete-call"],
+)
+def test_other_finished_items_carry_nothing(item: dict[str, Any]) -> None:
+    codec = OpenAICodec()
+    fixture = _output_item_done(item)
+    SERVER.validate_python(fixture)
+    assert codec.decode(json.dumps(fixture)) is None
+    assert not codec.unknown and not codec.malformed

@@ -1,0 +1,272 @@
+"""The state machine's actions (``Act``), executed for the conversation.
+
+``TurnActions`` is the half of :class:`app.session.conversation.Conversation` that carries out
+what the pure table in ``app.session.statemachine`` decides: playback (flush, duck, queue),
+client events (cancel, truncate, commit, create), tools and the repair note. Each ``Act`` value
+``x`` is the method ``_act_x``.
+
+Thread: the session loop thread only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from app.events import AudioChunk, NoticeCategory, NoticeLevel, UserNotice
+from app.ports import PlaybackSink
+from app.session import messages as m
+from app.session.collaborators import TranscriptLike
+from app.session.config import RepairPolicy, SessionConfig
+from app.session.errors import Failure
+from app.session.latency_marks import TurnMarks
+from app.session.statemachine import Ev, ResponseGate, State, truncate_at
+from app.session.tool_calls import ToolCalls
+from app.session.turns import TurnTaker
+from app.session.uplink import SentAudio, UplinkQueue
+
+
+class AudioTrack:
+    """Bookkeeping of the assistant audio item a barge-in may truncate."""
+
+    __slots__ = ("content_index", "item_id", "received_bytes", "response_id", "text")
+
+    def __init__(self, response_id: str, item_id: str, content_index: int) -> None:
+        self.response_id = response_id
+        self.item_id = item_id
+        self.content_index = content_index
+        self.received_bytes = 0
+        self.text = ""
+
+
+class TurnActions:
+    """Executes ``Act`` values; mixed into ``Conversation``, which provides the attributes."""
+
+    config: SessionConfig
+    playback: PlaybackSink
+    send: Callable[[m.ClientCommand], None]
+    wake: Callable[[], None]
+    emit: Callable[[object], None]
+    clock: Callable[[], float]
+    transcript: TranscriptLike | None
+    turns: TurnTaker[AudioChunk]
+    gate: ResponseGate
+    fsm: State
+    marks: TurnMarks
+    tools: ToolCalls
+    uplink: UplinkQueue
+    sent_audio: SentAudio
+    failure: Failure | None
+    renew: bool
+    create_sent_at: float | None
+
+    def dispatch(self, event: Ev, reason: str, trigger_at: float | None = None) -> None:
+        """Step the state machine (provided by ``Conversation``)."""
+        raise NotImplementedError
+
+    def notify_failure(self) -> None:
+        """Tell the user about a permanent failure (provided by ``Conversation``)."""
+        raise NotImplementedError
+
+    def schedule_tools_done(self, reason: str) -> None:
+        """Dispatch ``TOOLS_DONE`` soon (provided by ``Conversation``)."""
+        raise NotImplementedError
+
+    def _init_turn_state(self) -> None:
+        self.track: AudioTrack | None = None
+        self.stale: set[str] = set()
+        self.orphans: set[str] = set()
+        self.pending_audio: m.AudioDelta | None = None
+        self.pending_text = ""
+        self.pending_calls: tuple[m.FunctionCall, ...] = ()
+        self.heard_note: str | None = None
+        self.speech_end_at: float | None = None
+        self.await_first_chunk = False
+        self._duck_timer: asyncio.TimerHandle | None = None
+        self._duck_trigger_at: float | None = None
+
+    def track_audio(self, event: m.AudioDelta) -> None:
+        """Count received audio of the item a barge-in would truncate."""
+        track = self.track
+        if track is None or track.item_id != event.item_id:
+            track = self.track = AudioTrack(event.response_id, event.item_id, event.content_index)
+        track.received_bytes += len(event.pcm)
+
+    # ------------------------------------------------------------------ connection
+
+    def _act_open_connection(self) -> None:
+        """The supervisor opens connections; nothing to do here."""
+
+    def _act_schedule_retry(self) -> None:
+        """The supervisor schedules retries; nothing to do here."""
+
+    def _act_renew_connection(self) -> None:
+        self.renew = True
+        self.wake()
+
+    def _act_close_connection(self) -> None:
+        self.wake()
+
+    def _act_notify_failure(self) -> None:
+        self.notify_failure()
+
+    def _act_reset_turn(self) -> None:
+        self._cancel_duck_timer()
+        self.marks.cancel()
+        self.turns.reset()
+        self.gate.reset()
+        self.tools.reset()
+        self.stale.clear()
+        self.orphans.clear()
+        self.uplink.clear()
+        self.track = None
+        self.create_sent_at = None
+        self.pending_calls = ()
+        self.await_first_chunk = False
+
+    # ------------------------------------------------------------------ playback
+
+    def _act_queue_playback(self) -> None:
+        delta = self.pending_audio
+        if delta is not None:
+            self.playback.enqueue(
+                delta.pcm,
+                self.config.sample_rate,
+                delta.response_id,
+                delta.item_id,
+                delta.content_index,
+            )
+
+    def _act_flush_playback(self) -> None:
+        self._cancel_duck_timer()
+        self.playback.flush()
+        if self.marks.trigger_at is not None:
+            self.marks.flushed()
+        rid = self.gate.active
+        if rid is not None:
+            self.stale.add(rid)
+            self.playback.mark_stale(rid)
+        self.tools.interrupt()
+
+    def _act_duck_playback(self) -> None:
+        self.playback.duck(self.config.duck_gain)
+        self._cancel_duck_timer()
+        self._duck_trigger_at = self.marks.trigger_at
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._duck_timer = loop.call_later(
+            self.config.min_interruption_ms / 1000, self._interruption_due
+        )
+
+    def _interruption_due(self) -> None:
+        self._duck_timer = None
+        trigger, self._duck_trigger_at = self._duck_trigger_at, None
+        self.dispatch(
+            Ev.INTERRUPTION_CONFIRMED,
+            "speech outlasted min_interruption_ms",
+            trigger if trigger is not None else self.clock(),
+        )
+
+    def _cancel_duck_timer(self) -> None:
+        if self._duck_timer is not None:
+            self._duck_timer.cancel()
+            self._duck_timer = None
+
+    def _act_resume_playback(self) -> None:
+        self._cancel_duck_timer()
+        self.playback.resume()
+
+    # ------------------------------------------------------------------ responses
+
+    def _act_cancel_response(self) -> None:
+        rid = self.gate.active
+        if rid is not None:
+            self.stale.add(rid)
+            self.send(m.CancelResponse(rid))
+
+    def _act_truncate_assistant(self) -> None:
+        track, self.track = self.track, None
+        self.heard_note = None
+        if track is None:
+            return
+        received_ms = int(track.received_bytes / (self.config.sample_rate * 2 / 1000))
+        played = self.playback.played_ms(track.item_id)
+        done = self.gate.active != track.response_id
+        end = truncate_at(played, received_ms, done)
+        if end is None:
+            return
+        self.send(m.TruncateItem(track.item_id, track.content_index, end))
+        if self.transcript is not None:
+            self.transcript.assistant_truncated(track.item_id, end)
+        if track.text and received_ms:
+            cut = track.text[: int(len(track.text) * end / received_ms)]
+            self.heard_note = cut.rsplit(" ", 1)[0] if " " in cut else cut
+
+    def _act_repair_context(self) -> None:
+        heard, self.heard_note = self.heard_note, None
+        if self.config.repair is RepairPolicy.HEARD_NOTE and heard is not None:
+            note = f'The user interrupted you. They heard only: "{heard}". Continue from there.'
+            self.send(m.AddMessage("system", note))
+
+    def _act_abandon_pending_response(self) -> None:
+        self.gate.abandon()
+
+    def _act_create_response(self) -> None:
+        if self.gate.request():
+            self.send(m.CreateResponse())
+
+    # ------------------------------------------------------------------ user turns
+
+    def _act_clear_input(self) -> None:
+        self.uplink.clear()
+        self.send(m.ClearInput())
+
+    def _act_end_user_turn(self) -> None:
+        end = self.turns.turn_end()
+        if not self.config.uses_server_vad():
+            at = self.speech_end_at
+            self.marks.mark("speech_end", at if at is not None else self.clock())
+        self.speech_end_at = None
+        if end.commit:
+            self.flush_uplink()
+            self.send(m.CommitInput())
+        if end.create_response:
+            self._act_create_response()
+
+    def flush_uplink(self) -> None:
+        """Queue every waiting chunk ahead of a commit (provided by the driver)."""
+        raise NotImplementedError
+
+    def _act_discard_turn(self) -> None:
+        self.uplink.clear()
+        self.send(m.ClearInput())
+        self.emit(
+            UserNotice(
+                NoticeLevel.INFO,
+                NoticeCategory.TURN,
+                "That was too short to hear; hold the key while you speak.",
+            )
+        )
+
+    def _act_send_text(self) -> None:
+        self.marks.new_turn()
+        self.send(m.AddMessage("user", self.pending_text))
+        self.marks.mark("speech_end", self.clock())
+
+    # ------------------------------------------------------------------ tools
+
+    def _act_cancel_tools(self) -> None:
+        self.tools.interrupt()
+
+    def _act_start_tools(self) -> None:
+        calls, self.pending_calls = self.pending_calls, ()
+        for call in calls:
+            if call.name:  # calls started early carry no name here
+                self.tools.start(self.gate.active or "", call.call_id, call.name, call.arguments)
+        self.schedule_tools_done("tool calls already finished")
+
+    def _act_send_tool_outputs(self) -> None:
+        for output in self.tools.take_outputs():
+            self.send(output)
