@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -25,6 +26,7 @@ from websockets.sync.client import connect
 
 from app import paths
 from app.audio.backend import StreamBackend
+from app.audio.config import AudioConfig
 from app.audio.engine import AudioEngine
 from app.audio.pipeline import CapturePipeline
 from app.audio.selftest import SelfTestResult
@@ -75,6 +77,7 @@ _AUDIO_KEYS = frozenset(
         "audio.playback_max_buffer_ms",
     }
 )
+_GIL_SWITCH_INTERVAL_S = 0.001
 _BUSY_STATES = frozenset({AssistantState.ASSISTANT_SPEAKING, AssistantState.TOOL_RUNNING})
 _PROVIDER_KEYS = frozenset({"session.provider", "session.url", "session.model"})
 
@@ -119,6 +122,7 @@ class Core:
         self._local_stop: Callable[[], None] | None = None
         self._pipeline: CapturePipeline | None = None
         self._endpoint = Endpoint(provider="local")
+        self._session_rate = 24_000
         self._muted = False
         self._started = False
         self._unsubscribe: Callable[[], None] | None = None
@@ -147,6 +151,9 @@ class Core:
         if self._started:
             return
         self._started = True
+        # The PortAudio callback needs the GIL within a few ms of its deadline; CPython's default
+        # 5 ms switch interval lets a busy thread (DSP, websocket, GUI) hold it for a whole block.
+        sys.setswitchinterval(_GIL_SWITCH_INTERVAL_S)
         settings = self.settings_store.current
         data_dir = self._data_dir or paths.data_dir()
         self.memory = Memory(data_dir / "memory.sqlite3")
@@ -160,11 +167,8 @@ class Core:
             endpoint = Endpoint(provider="local", url=url)
         self._endpoint = endpoint
         config = session_config(settings, endpoint)
-        audio = replace(
-            audio_config(settings),
-            session_in_rate=config.sample_rate,
-            session_out_rate=config.sample_rate,
-        )
+        self._session_rate = config.sample_rate
+        audio = self._audio_config(settings)
         self._pipeline = CapturePipeline(
             dsp_config(settings), audio.device_rate, audio.session_in_rate, audio.chunk_ms
         )
@@ -304,6 +308,13 @@ class Core:
         if self.driver is not None:
             self.driver.submit(event)
 
+    def _audio_config(self, settings: Settings) -> AudioConfig:
+        return replace(
+            audio_config(settings),
+            session_in_rate=self._session_rate,
+            session_out_rate=self._session_rate,
+        )
+
     def _auth_for(self, provider: str) -> Callable[[], str | None]:
         def auth() -> str | None:
             if provider == "local":
@@ -342,7 +353,7 @@ class Core:
         if self._pipeline is not None and any(k.startswith("audio.") for k in changed):
             self._pipeline.reconfigure(dsp_config(settings))
         if self.engine is not None and changed & _AUDIO_KEYS:
-            self.engine.restart_stream()
+            self.engine.restart_stream(self._audio_config(settings))
         if self.driver is None or not any(k.startswith("session.") for k in changed):
             return
         if changed & _PROVIDER_KEYS:
