@@ -10,7 +10,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 APT_RUNTIME := installer/apt-runtime.txt
 APT_TEST    := installer/apt-test.txt
 
-.PHONY: run test lint typecheck pytest apt-runtime apt-test clean
+.PHONY: run test lint typecheck pytest apt-runtime apt-test package clean
 
 run: apt-runtime $(VENV)/.runtime-installed
 	$(VENV)/bin/voxdesk
@@ -36,8 +36,8 @@ $(VENV)/.test-installed: pyproject.toml | $(PY)
 	@touch $@ $(VENV)/.runtime-installed
 
 lint:
-	$(VENV)/bin/ruff check app ui tests
-	$(VENV)/bin/ruff format --check app ui tests
+	$(VENV)/bin/ruff check app ui tests installer
+	$(VENV)/bin/ruff format --check app ui tests installer
 
 typecheck:
 	$(VENV)/bin/mypy
@@ -48,5 +48,10 @@ pytest:
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests - failing" >&2; exit 1; fi; \
 	exit $$rc
 
+# A one-folder native bundle (dist/voxdesk/) and a .deb around it; see installer/README.md.
+package: apt-runtime apt-test $(VENV)/.test-installed
+	$(PY) installer/build_bundle.py
+	installer/build_deb.sh
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -90,6 +90,18 @@ class EngineModels:
             self._load_all()
         self._loaded.wait()
 
+    def close(self, timeout: float = 15.0) -> None:
+        """Let a load in progress finish, then stop the engine threads.
+
+        Native loaders (CTranslate2, onnxruntime) cannot be interrupted, and a process that
+        exits while one is running aborts inside C++ ("terminate called without an active
+        exception"), so shutdown waits for them, bounded by ``timeout``.
+        """
+        if self._started and not self._loaded.wait(timeout):
+            log.warning("models still loading after %.0f s; exiting anyway", timeout)
+        self.stt_executor.shutdown(wait=True, cancel_futures=True)
+        self.tts_executor.shutdown(wait=True, cancel_futures=True)
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until loading finished; True if it did within ``timeout``."""
         return self._loaded.wait(timeout)

@@ -62,6 +62,7 @@ class LocalEngineServer:
     ) -> None:
         self.host = host
         self.token = token or secrets.token_urlsafe(24)
+        self._owns_models = models is None
         self.models = models or EngineModels(observer=observer)
         self.llm = llm
         self._requested_port = port
@@ -148,6 +149,8 @@ class LocalEngineServer:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._owns_models:
+            self.models.close(timeout)
 
     # --- connections ----------------------------------------------------------------------
 

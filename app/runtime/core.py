@@ -113,6 +113,7 @@ class Core:
         self._start_local_engine = start_local_engine or _start_local_engine
         self._observers: list[Observer] = []
         self._observers_lock = threading.Lock()
+        self._lifecycle = threading.Lock()
         self.meter = LatencyMeter()
         self.memory: Memory | None = None
         self.transcript: Transcript | None = None
@@ -148,9 +149,13 @@ class Core:
 
     def start(self) -> None:
         """Build and start the local engine (if used), the audio engine and the session."""
-        if self._started:
-            return
-        self._started = True
+        with self._lifecycle:
+            if self._started:
+                return
+            self._started = True
+            self._start()
+
+    def _start(self) -> None:
         # The PortAudio callback needs the GIL within a few ms of its deadline; CPython's default
         # 5 ms switch interval lets a busy thread (DSP, websocket, GUI) hold it for a whole block.
         sys.setswitchinterval(_GIL_SWITCH_INTERVAL_S)
@@ -192,10 +197,18 @@ class Core:
         log.info("core started (provider %s, model %s)", config.provider, config.model)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop everything in order; safe to call twice."""
-        if not self._started:
-            return
-        self._started = False
+        """Stop everything in order; safe to call twice, and while ``start`` is still running.
+
+        A stop that arrives during ``start`` (the GUI quits while the core is starting on its own
+        thread) waits for it, so nothing is left running behind the stop.
+        """
+        with self._lifecycle:
+            if not self._started:
+                return
+            self._started = False
+            self._stop(timeout)
+
+    def _stop(self, timeout: float) -> None:
         self._muted = True  # 1. no new audio reaches the session
         if self._unsubscribe is not None:
             self._unsubscribe()
