@@ -89,6 +89,17 @@ if TYPE_CHECKING:
     from app.harness.xvfb import Xvfb
 
 
+# The environment as isolated above, before any rig fixture activated itself (a session-scoped
+# rig puts PULSE_SERVER and friends into os.environ for the tests that use it).
+ISOLATED_ENVIRON = dict(os.environ)
+
+
+@pytest.fixture(scope="session")
+def isolated_environ() -> dict[str, str]:
+    """A copy of the environment every test run starts from."""
+    return dict(ISOLATED_ENVIRON)
+
+
 @pytest.fixture(scope="session")
 def pulse_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseRig]:
     """A private PulseAudio (speaker / micfeed / mic), activated for this process's PortAudio."""

@@ -85,4 +85,6 @@ async def _serve(server: LocalEngineServer) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await server.stop_async()
+    # A model load still running inside native code would abort the process at exit.
+    await asyncio.to_thread(server.models.close)
     return 0

@@ -12,8 +12,10 @@ import pytest
     "var",
     ["DISPLAY", "WAYLAND_DISPLAY", "PULSE_SERVER", "OPENAI_API_KEY", "GEMINI_API_KEY"],
 )
-def test_desktop_services_and_keys_are_not_inherited(var: str) -> None:
-    assert var not in os.environ
+def test_desktop_services_and_keys_are_not_inherited(
+    var: str, isolated_environ: dict[str, str]
+) -> None:
+    assert var not in isolated_environ
 
 
 def test_home_and_xdg_dirs_are_private_to_the_run() -> None:
