@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import datetime
 import math
-import re
 from pathlib import Path
 
 from app.bench.audio import machine
-
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- e2e:begin -->", "<!-- e2e:end -->"
+from app.bench.docs import DOCS, replace_section
 
 # (key, label, target text, target predicate on the value or None, best peer)
 ROWS: tuple[tuple[str, str, str, float | None, str], ...] = (
@@ -141,11 +138,5 @@ def update_docs(
     path: Path = DOCS,
 ) -> None:
     """Replace only the text between the e2e markers of ``path``."""
-    text = path.read_text(encoding="utf-8")
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{path} has no {BEGIN} … {END} section")
     body = render(results, command, failed, untimed, machine())
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-    path.write_text(
-        pattern.sub(lambda _m: f"{BEGIN}\n{body}\n{END}", text, count=1), encoding="utf-8"
-    )
+    replace_section("e2e", body, path)

@@ -6,11 +6,9 @@ import datetime
 import math
 import os
 import platform
-import re
 from pathlib import Path
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- engine:begin -->", "<!-- engine:end -->"
+from app.bench.docs import DOCS, replace_section
 
 ROWS = (
     ("stt_wer.espeak", "STT word error rate, espeak-ng voice", "—", "{:.1%}"),
@@ -90,11 +88,5 @@ def update_docs(
     results: dict[str, float], command: str, failed: list[str], path: Path = DOCS
 ) -> None:
     """Replace only the text between the engine markers of ``path``."""
-    text = path.read_text(encoding="utf-8")
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{path} has no {BEGIN} … {END} section")
     body = render(results, command, failed)
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-    path.write_text(
-        pattern.sub(lambda _m: f"{BEGIN}\n{body}\n{END}", text, count=1), encoding="utf-8"
-    )
+    replace_section("engine", body, path)

@@ -24,12 +24,11 @@ import threading
 import time
 from pathlib import Path
 
+from app.bench.docs import DOCS, replace_section
 from app.bench.stats import summary
 from app.harness.procs import HarnessError, private_env, spawn, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-DOCS = REPO / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- startup:begin -->", "<!-- startup:end -->"
 RUNS = 5
 QUICK_RUNS = 3
 SHOW_TIMEOUT_S = 30.0
@@ -162,11 +161,5 @@ def _row(label: str, key: str, results: dict[str, float], target: str) -> str:
 
 def update_docs(results: dict[str, float], command: str, path: Path = DOCS) -> None:
     """Replace only the text between the startup markers of ``path``."""
-    text = path.read_text(encoding="utf-8")
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{path} has no {BEGIN} … {END} section")
     body = render(results, command)
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-    path.write_text(
-        pattern.sub(lambda _m: f"{BEGIN}\n{body}\n{END}", text, count=1), encoding="utf-8"
-    )
+    replace_section("startup", body, path)

@@ -25,7 +25,7 @@ def test_startup_bench_measures_launch_to_window_and_writes_json(tmp_path):
 
 def test_docs_section_is_rendered_between_the_markers(tmp_path):
     doc = tmp_path / "benchmarks.md"
-    doc.write_text(f"# x\n\n{startup.BEGIN}\nold\n{startup.END}\ntail\n")
+    doc.write_text("# x\n\n<!-- startup:begin -->\nold\n<!-- startup:end -->\ntail\n")
     results = {
         f"{k}.{s}": 1.0 for k in ("startup_s", "shown_mark_s") for s in ("p50", "p95", "max", "n")
     }
