@@ -6,7 +6,7 @@ setting a part consumes is read here and nowhere else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.audio.config import AudioConfig
 from app.audio.dspconfig import DspConfig
@@ -23,6 +23,12 @@ from app.settings.snapshot import Settings
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 OPENAI_DEFAULT_MODEL = "gpt-realtime"
+GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
+GEMINI_DEFAULT_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
+GEMINI_DEFAULT_VOICE = "Kore"
+# Gemini Live connections last about 10 minutes; renew while idle before the server's goAway.
+GEMINI_RENEW_AFTER_S = 540.0
+GEMINI_INPUT_RATE = 16_000
 LOCAL_MODEL = "voxdesk-local"
 DEFAULT_VOICE = "marin"
 # Explicit PortAudio latency: "low" is erratic on the ALSA-pulse path (desktop.md §5).
@@ -79,6 +85,10 @@ def endpoint_for(settings: Settings) -> Endpoint:
     url = settings.get_str("session.url").strip()
     if provider == "openai":
         return Endpoint(provider="openai", base_url=OPENAI_BASE_URL)
+    if provider == "gemini":
+        if url.startswith(("ws://", "wss://")):
+            return Endpoint(provider="gemini", url=url)
+        return Endpoint(provider="gemini", base_url=GEMINI_BASE_URL)
     if provider == "custom":
         if url.startswith(("ws://", "wss://")):
             return Endpoint(provider="custom", url=url)
@@ -95,16 +105,19 @@ def session_config(settings: Settings, endpoint: Endpoint) -> SessionConfig:
         "local_vad": VadKind.LOCAL,
     }[detection]
     noise = settings.get_str("session.noise_reduction")
-    model = settings.get_str("session.model") or (
-        LOCAL_MODEL if endpoint.provider == "local" else OPENAI_DEFAULT_MODEL
+    gemini = endpoint.provider == "gemini"
+    default_model = {"local": LOCAL_MODEL, "gemini": GEMINI_DEFAULT_MODEL}.get(
+        endpoint.provider, OPENAI_DEFAULT_MODEL
     )
+    model = settings.get_str("session.model") or default_model
     transcription_model = settings.get_str("session.input_transcription_model")
-    return SessionConfig(
+    config = SessionConfig(
         provider=endpoint.provider,
         base_url=endpoint.base_url,
         url=endpoint.url,
         model=model,
-        voice=settings.get_str("session.voice") or DEFAULT_VOICE,
+        voice=settings.get_str("session.voice")
+        or (GEMINI_DEFAULT_VOICE if gemini else DEFAULT_VOICE),
         instructions=settings.get_str("session.instructions"),
         turn_mode=TurnMode(settings.get_str("session.turn_mode")),
         vad=vad,
@@ -122,3 +135,8 @@ def session_config(settings: Settings, endpoint: Endpoint) -> SessionConfig:
         min_interruption_ms=settings.get_int("session.min_interruption_ms"),
         repair=REPAIR_POLICIES[settings.get_str("session.repair_policy")],
     )
+    if gemini:
+        config = replace(
+            config, input_sample_rate=GEMINI_INPUT_RATE, renew_after_s=GEMINI_RENEW_AFTER_S
+        )
+    return config

@@ -17,12 +17,14 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from websockets.sync.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 from app import paths
 from app.audio.backend import StreamBackend
@@ -51,12 +53,13 @@ from app.runtime.configure import (
     session_config,
 )
 from app.secrets import SecretStore
+from app.session import messages as m
 from app.session.builtin_tools import TimerService, register_builtin_tools
-from app.session.config import auth_headers, realtime_url
 from app.session.context import ContextPolicy
 from app.session.driver import SessionDriver
 from app.session.errors import classify_exception, notice_for, redact
 from app.session.memory import Memory
+from app.session.protocol.base import Codec, codec_for
 from app.session.tools import ToolRegistry, ToolResult, ToolRunner
 from app.session.transcript_store import TranscriptStore
 from app.session.transcripts import Transcript
@@ -123,7 +126,7 @@ class Core:
         self._local_stop: Callable[[], None] | None = None
         self._pipeline: CapturePipeline | None = None
         self._endpoint = Endpoint(provider="local")
-        self._session_rate = 24_000
+        self._rates = (24_000, 24_000)  # (uplink, downlink) of the provider in use
         self._muted = False
         self._started = False
         self._unsubscribe: Callable[[], None] | None = None
@@ -172,7 +175,7 @@ class Core:
             endpoint = Endpoint(provider="local", url=url)
         self._endpoint = endpoint
         config = session_config(settings, endpoint)
-        self._session_rate = config.sample_rate
+        self._rates = (config.input_rate(), config.sample_rate)
         audio = self._audio_config(settings)
         self._pipeline = CapturePipeline(
             dsp_config(settings), audio.device_rate, audio.session_in_rate, audio.chunk_ms
@@ -287,21 +290,29 @@ class Core:
         if endpoint.provider == "local":
             endpoint = self._endpoint
         config = session_config(settings, endpoint)
+        codec = codec_for(config)
         secret = self._auth_for(endpoint.provider)()
         try:
             with connect(
-                realtime_url(config),
-                additional_headers=auth_headers(config, secret),
+                codec.url(config),
+                additional_headers=codec.headers(config, secret),
                 open_timeout=timeout,
                 close_timeout=2.0,
             ) as ws:
-                first = json.loads(ws.recv(timeout=timeout))
+                for payload in codec.handshake(m.ConfigureSession(config), []):
+                    ws.send(json.dumps(payload))
+                error = _first_answer(ws, codec, timeout)
+        except ConnectionClosed as exc:  # the server closed the handshake (Gemini's auth errors)
+            frame = exc.rcvd
+            failure = codec.close_failure(
+                frame.code if frame else None, frame.reason if frame else ""
+            )
+            raise ConnectionError(notice_for(failure, provider).text) from None
         except Exception as exc:  # classified once, below, into words for the user
             failure = classify_exception(exc)
             raise ConnectionError(notice_for(failure, provider).text) from None
-        if first.get("type") == "error":
-            detail = redact(str(first.get("error", {}).get("message", "")))
-            raise ConnectionError(f"The server refused the session: {detail}")
+        if error is not None:
+            raise ConnectionError(f"The server refused the session: {redact(error)}")
         return f"Connected to {provider} ({config.model})."
 
     @property
@@ -323,9 +334,7 @@ class Core:
 
     def _audio_config(self, settings: Settings) -> AudioConfig:
         return replace(
-            audio_config(settings),
-            session_in_rate=self._session_rate,
-            session_out_rate=self._session_rate,
+            audio_config(settings), session_in_rate=self._rates[0], session_out_rate=self._rates[1]
         )
 
     def _auth_for(self, provider: str) -> Callable[[], str | None]:
@@ -387,3 +396,17 @@ def _start_local_engine(observer: Observer) -> tuple[str, str, Callable[[], None
 
     server = LocalEngineServer(observer=observer).start()
     return server.url, server.token, server.stop
+
+
+def _first_answer(ws: ClientConnection, codec: Codec, timeout: float) -> str | None:
+    """Read until the provider confirms the session; the error message if it refuses it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the server did not confirm the session")
+        for event in codec.decode_all(ws.recv(timeout=remaining)):
+            if isinstance(event, m.SessionStarted):
+                return None
+            if isinstance(event, m.ServerError):
+                return event.message

@@ -76,7 +76,8 @@ class SessionConfig:
     """Everything the session needs to connect and configure a realtime conversation.
 
     Attributes:
-        provider: ``"local"``, ``"openai"``, ``"azure"`` or ``"custom"`` (for notices and logs).
+        provider: ``"local"``, ``"openai"``, ``"azure"``, ``"custom"`` or ``"gemini"`` (picks the
+            wire protocol: Gemini Live for ``"gemini"``, OpenAI Realtime otherwise).
         base_url: HTTP(S) or WS(S) base, e.g. ``https://api.openai.com/v1``; the socket URL is
             ``<base>/realtime?model=<model>`` with the ws scheme.
         url: a full WebSocket URL that overrides ``base_url`` and ``model`` in the address.
@@ -94,7 +95,9 @@ class SessionConfig:
         transcription: input transcription, or ``None`` for off.
         truncation: ``"auto"``, ``"disabled"`` or a ``RetentionRatio``.
         tools_enabled: advertise the tool registry's schemas.
-        sample_rate: PCM16 rate of uplink and downlink (24000 for OpenAI).
+        sample_rate: PCM16 rate of the assistant audio (downlink; 24000 for OpenAI and Gemini),
+            and of the uplink unless ``input_sample_rate`` is set.
+        input_sample_rate: PCM16 rate of the microphone uplink when it differs (Gemini: 16000).
         min_interruption_ms: speech that lasts this long while the assistant talks is a barge-in;
             shorter speech only ducks playback.
         duck_gain: playback gain while a possible interruption is being confirmed.
@@ -133,6 +136,7 @@ class SessionConfig:
     truncation: str | RetentionRatio = "auto"
     tools_enabled: bool = True
     sample_rate: int = 24000
+    input_sample_rate: int | None = None
     min_interruption_ms: int = 300
     duck_gain: float = 0.25
     repair: RepairPolicy = RepairPolicy.NONE
@@ -150,6 +154,10 @@ class SessionConfig:
     max_frame_bytes: int = 8 * 1024 * 1024
     ping_interval_s: float | None = 20.0
     ping_timeout_s: float | None = 40.0
+
+    def input_rate(self) -> int:
+        """PCM16 rate of the microphone chunks sent to the provider."""
+        return self.input_sample_rate or self.sample_rate
 
     def server_interrupts(self) -> bool:
         """Whether the provider cancels the response itself when its VAD hears speech."""

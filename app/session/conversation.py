@@ -16,7 +16,6 @@ import asyncio
 import collections
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from app.events import (
     AudioChunk,
@@ -107,8 +106,10 @@ class Conversation(TurnActions):
         self.marks = TurnMarks(meter, playback, clock)
         self.tools = ToolCalls(send)
         self.uplink = UplinkQueue(config.uplink_queue_chunks)
-        self.sent_audio = SentAudio(config.sample_rate)
+        self.sent_audio = SentAudio(config.input_rate())
         self.failure: Failure | None = None
+        self.truncates = True
+        """The provider can cut heard audio; without it a barge-in always sends the note."""
         self.renew = False
         self.create_sent_at: float | None = None
         self.late_deltas_dropped = 0
@@ -193,7 +194,7 @@ class Conversation(TurnActions):
 
     def batch_limit(self) -> int:
         """Bytes of audio in one ``append`` at most."""
-        return int(self.config.sample_rate * 2 * self.config.uplink_batch_ms / 1000)
+        return int(self.config.input_rate() * 2 * self.config.uplink_batch_ms / 1000)
 
     def flush_uplink(self) -> None:
         """Queue every waiting chunk as ``append`` frames ahead of a commit."""
@@ -208,7 +209,7 @@ class Conversation(TurnActions):
             case m.UserSpeechStarted(audio_start_ms=start_ms):
                 self._on_server_speech_started(start_ms)
             case m.UserSpeechStopped(audio_end_ms=end_ms):
-                if self.config.uses_server_vad():
+                if self.config.uses_server_vad() and end_ms >= 0:
                     pos = self.sent_audio.locate(end_ms)
                     self.marks.mark("speech_end", pos.captured_at if pos else self.clock())
                 self.feed(self.turns.server_speech_stopped(), "server VAD: speech stopped")
@@ -240,6 +241,10 @@ class Conversation(TurnActions):
                     self.transcript.user_done(item_id, text)
             case m.ItemAdded(done=True):
                 self._on_item_done(event)
+            case m.FunctionCallsCancelled(call_ids=call_ids):
+                self.tools.withdraw(call_ids)
+                if self.fsm is State.TOOL_RUNNING and self.tools.idle:
+                    self.dispatch(Ev.INTERRUPT, "the provider withdrew the tool calls")
             case m.ItemDeleted(item_id=item_id):
                 if self.context is not None:
                     self.context.on_item_deleted(item_id)
@@ -389,12 +394,3 @@ def fatal_or_none(event: m.ServerError) -> Failure | None:
     if category is None:
         return None
     return Failure(category, f"{event.code or event.kind}: {event.message}"[:200])
-
-
-def replay_payloads(context: ContextLike | None) -> list[dict[str, Any]]:
-    """Take the kept context's GA payloads for a new connection and reset the policy."""
-    if context is None:
-        return []
-    payloads = context.replay_items()
-    context.reset()
-    return [p for p in payloads if p.get("type") == "conversation.item.create"]

@@ -2,7 +2,9 @@
 
 Per connection one reader and one writer task; reconnects with jittered exponential backoff;
 failures classified once (``app.session.errors``); the session renewed in advance of the
-provider's 60-minute limit, with the kept context replayed as text. What a conversation does
+provider's limit (OpenAI's 60 minutes, Gemini's ``goAway``), with the kept context replayed as
+text unless the provider resumes the conversation itself (Gemini session resumption). The wire
+protocol is the provider codec's (``app.session.protocol.base.codec_for``). What a conversation does
 with events and commands lives in ``app.session.conversation``; this module only moves frames.
 Commands arrive through ``submit`` from any thread; microphone audio goes to a bounded inbox
 (oldest dropped, counted) that the writer drains only when no control frame is waiting.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import json
 import logging
 import random
 import threading
@@ -21,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 import websockets
+import websockets.exceptions as wsx
 from websockets.asyncio.client import ClientConnection
 
 from app.events import AssistantState, ConnectionChanged, ConnectionState, Observer
@@ -36,16 +40,11 @@ from app.session.collaborators import (
     ToolsFactory,
     TranscriptLike,
 )
-from app.session.config import SessionConfig, TurnMode, auth_headers, realtime_url
-from app.session.conversation import (
-    ConnectionEnded,
-    Conversation,
-    fatal_or_none,
-    replay_payloads,
-)
-from app.session.errors import ErrorCategory, Failure, classify_close, classify_exception
+from app.session.config import SessionConfig, TurnMode
+from app.session.conversation import ConnectionEnded, Conversation, fatal_or_none
+from app.session.errors import ErrorCategory, Failure, classify_exception
 from app.session.outbox import Outbox
-from app.session.protocol.openai import OpenAICodec
+from app.session.protocol.base import Codec, codec_for
 from app.session.statemachine import Ev, State, public_state
 from app.session.uplink import UplinkBatch
 
@@ -63,6 +62,9 @@ __all__ = [
 
 log = logging.getLogger("app.session")
 
+# A connection the server is ending is closed this long before its announced end.
+_ABORT_MARGIN_S = 3.0
+
 
 def backoff_delay(attempt: int, config: SessionConfig, retry_after: float | None = None) -> float:
     """Return the jittered exponential delay before reconnect attempt ``attempt`` (1-based)."""
@@ -72,7 +74,7 @@ def backoff_delay(attempt: int, config: SessionConfig, retry_after: float | None
 
 
 class SessionDriver:
-    """Runs one realtime conversation against an OpenAI-Realtime-compatible server.
+    """Runs one realtime conversation against an OpenAI Realtime or Gemini Live server.
 
     Args:
         config: endpoint, voice, turn taking and limits.
@@ -110,7 +112,7 @@ class SessionDriver:
         self._context = context
         self._memory = memory
         self._clock = clock
-        self._codec = OpenAICodec(config.max_frame_bytes)
+        self._codec: Codec = codec_for(config)
         self._outbox = Outbox(self._codec, clock, self._response_requested)
         self.conversation = Conversation(
             config,
@@ -124,6 +126,9 @@ class SessionDriver:
             meter,
             clock,
         )
+        self.conversation.truncates = self._codec.truncates
+        self._renew_due = False
+        self._abort_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -151,7 +156,7 @@ class SessionDriver:
         return self.conversation.fsm
 
     @property
-    def codec(self) -> OpenAICodec:
+    def codec(self) -> Codec:
         """The codec (its counters of malformed and unknown events)."""
         return self._codec
 
@@ -320,8 +325,8 @@ class SessionDriver:
         try:
             async with asyncio.timeout(config.connect_timeout_s):
                 ws = await websockets.connect(
-                    realtime_url(config),
-                    additional_headers=auth_headers(config, secret),
+                    self._codec.url(config),
+                    additional_headers=self._codec.headers(config, secret),
                     max_size=2 * config.max_frame_bytes,
                     ping_interval=config.ping_interval_s,
                     ping_timeout=config.ping_timeout_s,
@@ -343,28 +348,38 @@ class SessionDriver:
                 log.debug("close handshake did not finish")
 
     async def _run_connection(self, ws: ClientConnection) -> Failure | None:
+        codec = self._codec
+        configure = self._configure_command()
+        resumed = codec.resumes
+        seed = [] if resumed else self._kept_context()
         try:
+            for payload in codec.handshake(configure, seed):
+                await ws.send(json.dumps(payload, separators=(",", ":")))
             async with asyncio.timeout(self._config.connect_timeout_s):
-                while True:
-                    event = self._codec.decode(await ws.recv())
-                    if isinstance(event, m.SessionStarted):
-                        break
-                    if isinstance(event, m.ServerError):
-                        return fatal_or_none(event) or Failure(
-                            ErrorCategory.SERVER, event.message[:200]
-                        )
+                started = False
+                while not started:
+                    for event in codec.decode_all(await ws.recv()):
+                        if isinstance(event, m.SessionStarted):
+                            started = True
+                        elif isinstance(event, m.ServerError):
+                            return fatal_or_none(event) or Failure(
+                                ErrorCategory.SERVER, event.message[:200]
+                            )
         except Exception as exc:
-            return classify_exception(exc)
+            return self._classify(exc)
         self._ws = ws
         self._connecting = None
         self._outbox.frames.clear()
         self._outbox.connected = True
         self._connected_at = self._clock()
+        self._renew_due = False
+        self._abort_at = None
         conv = self.conversation
         conv.renew = False
-        conv.sent_audio.reset(self._config.sample_rate)
-        self._outbox.send(self._configure_command())
-        for payload in replay_payloads(self._context):
+        conv.sent_audio.reset(self._config.input_rate())
+        if not resumed and self._context is not None:
+            self._context.reset()  # the new server conversation holds only the seed
+        for payload in codec.after_start(configure, seed):
             self._outbox.send_payload(payload)
         conv.dispatch(Ev.CONNECTED, "session created")
         self._connection(ConnectionState.CONNECTED)
@@ -383,6 +398,18 @@ class SessionDriver:
                 return classify_exception(error)
         return None
 
+    def _kept_context(self) -> list[dict[str, Any]]:
+        """The kept turns as GA ``conversation.item.create`` payloads (the context is unchanged)."""
+        if self._context is None:
+            return []
+        items = self._context.replay_items()
+        return [p for p in items if p.get("type") == "conversation.item.create"]
+
+    def _classify(self, exc: BaseException) -> Failure:
+        if isinstance(exc, wsx.ConnectionClosed) and exc.rcvd is not None:
+            return self._codec.close_failure(exc.rcvd.code, exc.rcvd.reason)
+        return classify_exception(exc)
+
     def _configure_command(self) -> m.ConfigureSession:
         instructions = self._config.instructions
         if self._memory is not None:
@@ -395,12 +422,20 @@ class SessionDriver:
 
     async def _reader(self, ws: ClientConnection) -> None:
         async for frame in ws:
-            event = self._codec.decode(frame)
-            if event is not None:
-                self.conversation.on_server_event(event)
-        code = ws.close_code
-        reason = ws.close_reason or ""
-        raise ConnectionEnded(Failure(classify_close(code), f"closed {code}: {reason}"[:200]))
+            for event in self._codec.decode_all(frame):
+                if isinstance(event, m.SessionEnding):
+                    self._on_session_ending(event)
+                else:
+                    self.conversation.on_server_event(event)
+        raise ConnectionEnded(self._codec.close_failure(ws.close_code, ws.close_reason or ""))
+
+    def _on_session_ending(self, event: m.SessionEnding) -> None:
+        """The server closes this connection soon: renew when idle, or just before the end."""
+        left = event.time_left_s if event.time_left_s is not None else 30.0
+        log.info("the server ends this connection in %.1f s; renewing", left)
+        self._renew_due = True
+        self._abort_at = self._clock() + max(0.0, left - _ABORT_MARGIN_S)
+        self._outbox.wake()
 
     async def _writer(self, ws: ClientConnection) -> None:
         assert self._wake is not None
@@ -415,8 +450,9 @@ class SessionDriver:
             if conv.uplink:
                 batch = conv.uplink.take(conv.batch_limit())
                 if batch is not None:
-                    await ws.send(self._codec.encode(m.AppendAudio(batch.pcm)))
-                    self.sent["input_audio_buffer.append"] += 1
+                    for payload in self._codec.payloads(m.AppendAudio(batch.pcm)):
+                        await ws.send(json.dumps(payload, separators=(",", ":")))
+                        self.sent[self._codec.event_type(payload)] += 1
                     self._audio_sent(batch)
                 continue
             self._check_deadlines()
@@ -449,6 +485,14 @@ class SessionDriver:
         if self._connected_at and now - self._connected_at > self._config.renew_after_s:
             if conv.fsm is State.LISTENING:
                 conv.dispatch(Ev.RENEW, "session age limit ahead")
+        if self._renew_due and conv.fsm is State.LISTENING:
+            self._renew_due = False
+            conv.dispatch(Ev.RENEW, "new connection due (settings or server going away)")
+        elif self._abort_at is not None and now >= self._abort_at:
+            self._abort_at = None
+            raise ConnectionEnded(
+                Failure(ErrorCategory.CONNECTIVITY, "the server is ending this connection")
+            )
 
     def _response_requested(self) -> None:
         self.conversation.create_sent_at = self._clock()
@@ -475,7 +519,11 @@ class SessionDriver:
         conv.config = config
         conv.turns.reconfigure(config)
         conv.uplink.capacity = max(1, config.uplink_queue_chunks)
-        self._outbox.send(self._configure_command())
+        if self._codec.configure_in_band:
+            self._outbox.send(self._configure_command())
+        else:
+            self._renew_due = True  # applied by the next connection's setup, when idle
+            self._outbox.wake()
 
     def _emit(self, event: object) -> None:
         try:

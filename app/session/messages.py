@@ -25,7 +25,10 @@ class SessionStarted:
 
 @dataclass(frozen=True, slots=True)
 class UserSpeechStarted:
-    """Provider VAD heard the user start (``input_audio_buffer.speech_started``)."""
+    """Provider VAD heard the user start (``input_audio_buffer.speech_started``).
+
+    ``audio_start_ms`` is negative when the provider gives no input-stream offset (Gemini).
+    """
 
     item_id: str
     audio_start_ms: int
@@ -33,7 +36,10 @@ class UserSpeechStarted:
 
 @dataclass(frozen=True, slots=True)
 class UserSpeechStopped:
-    """Provider VAD heard the user stop (``input_audio_buffer.speech_stopped``)."""
+    """Provider VAD heard the user stop (``input_audio_buffer.speech_stopped``).
+
+    ``audio_end_ms`` is negative when the provider gives no input-stream offset (Gemini).
+    """
 
     item_id: str
     audio_end_ms: int
@@ -241,6 +247,24 @@ class ServerError:
     event_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class FunctionCallsCancelled:
+    """The provider withdrew function calls (Gemini ``toolCallCancellation``): abort them."""
+
+    call_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnding:
+    """The provider will close this connection soon (Gemini ``goAway``): reconnect in advance.
+
+    Attributes:
+        time_left_s: seconds until the server aborts the connection, when it said.
+    """
+
+    time_left_s: float | None
+
+
 ServerEvent = (
     SessionStarted
     | UserSpeechStarted
@@ -264,6 +288,8 @@ ServerEvent = (
     | FunctionArgumentsDone
     | RateLimitsUpdated
     | ServerError
+    | FunctionCallsCancelled
+    | SessionEnding
 )
 
 # --------------------------------------------------------------------------- client commands

@@ -2,8 +2,9 @@
 
 Control events and uplink batches queued here are sent before any further microphone audio, in
 the order they were queued. While no connection is open, everything offered is dropped (the
-conversation state machine reconciles after a reconnect). ``sent`` counts client events by type;
-``sent_log`` keeps recent control events (not audio) with the time they were queued.
+conversation state machine reconciles after a reconnect). A command may become several frames or
+none (the provider codec decides). ``sent`` counts client frames by the codec's label;
+``sent_log`` keeps recent control frames (not audio) with the time they were queued.
 
 Thread: the session loop thread only.
 """
@@ -12,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import itertools
 import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from app.session import messages as m
-from app.session.protocol.openai import OpenAICodec
+from app.session.protocol.base import Codec
 from app.session.uplink import UplinkBatch
 
 log = logging.getLogger("app.session")
@@ -29,13 +29,13 @@ class Outbox:
     """Queued client frames for the current connection.
 
     Args:
-        codec: builds client events from commands.
+        codec: builds client frames from commands.
         clock: the monotonic clock.
         on_create: called when a ``response.create`` is queued (the response deadline starts).
     """
 
     def __init__(
-        self, codec: OpenAICodec, clock: Callable[[], float], on_create: Callable[[], None]
+        self, codec: Codec, clock: Callable[[], float], on_create: Callable[[], None]
     ) -> None:
         self._codec = codec
         self._clock = clock
@@ -43,7 +43,6 @@ class Outbox:
         self.frames: collections.deque[tuple[str, UplinkBatch | None]] = collections.deque()
         self.connected = False
         self.wake_event: asyncio.Event | None = None
-        self._replay_ids = itertools.count(1)
         self.sent: collections.Counter[str] = collections.Counter()
         self.sent_log: collections.deque[tuple[float, dict[str, Any]]] = collections.deque(
             maxlen=500
@@ -59,25 +58,27 @@ class Outbox:
         if not self.connected:
             log.debug("not connected; dropped %s", type(command).__name__)
             return
-        self._queue(self._codec.payload(command), None)
+        for payload in self._codec.payloads(command):
+            self._queue(payload, None)
         if isinstance(command, m.CreateResponse):
-            self._on_create()
+            self._on_create()  # the answer is due even when the provider needs no frame
 
     def send_payload(self, payload: dict[str, Any]) -> None:
-        """Queue a ready GA client event (a replayed context item) with a fresh ``event_id``."""
-        if not self.connected:
-            return
-        body = dict(payload)
-        body["event_id"] = f"evt_vdr{next(self._replay_ids)}"
-        self._queue(body, None)
+        """Queue a ready client frame (configuration, a replayed context item)."""
+        if self.connected:
+            self._queue(payload, None)
 
     def send_audio(self, batch: UplinkBatch) -> None:
-        """Queue an uplink batch as ``input_audio_buffer.append`` ahead of later commands."""
-        if self.connected:
-            self._queue(self._codec.payload(m.AppendAudio(batch.pcm)), batch)
+        """Queue an uplink batch (its audio frames) ahead of later commands."""
+        if not self.connected:
+            return
+        frames = self._codec.payloads(m.AppendAudio(batch.pcm))
+        for index, payload in enumerate(frames):
+            # The batch rides on its last frame: it counts as sent when its audio left.
+            self._queue(payload, batch if index == len(frames) - 1 else None)
 
     def _queue(self, payload: dict[str, Any], batch: UplinkBatch | None) -> None:
-        self.sent[str(payload["type"])] += 1
+        self.sent[self._codec.event_type(payload)] += 1
         if batch is None:
             self.sent_log.append((self._clock(), payload))
         self.frames.append((json.dumps(payload, separators=(",", ":")), batch))

@@ -101,6 +101,19 @@ class ToolCalls:
         cancelled = self.runner.cancel_interruptible()
         log.info("barge-in: tool calls %s cancelled, %s left to finish", cancelled, running)
 
+    def withdraw(self, call_ids: tuple[str, ...]) -> None:
+        """The provider withdrew calls (Gemini ``toolCallCancellation``): never speak them.
+
+        Running ones are marked stale (their results are recorded, not answered); no follow-up
+        response is created for them.
+        """
+        withdrawn = [c for c in call_ids if c in self._live]
+        self._live.difference_update(withdrawn)
+        self._held = [o for o in self._held if o.call_id not in call_ids]
+        if self.runner is not None and withdrawn:
+            self.runner.mark_stale([c for c in self.runner.running() if c in withdrawn])
+        log.info("tool calls %s withdrawn by the provider", list(call_ids))
+
     def reset(self) -> None:
         """The connection is gone: nothing held can be sent; running calls become dead."""
         self._live.clear()

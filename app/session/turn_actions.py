@@ -57,6 +57,7 @@ class TurnActions:
     uplink: UplinkQueue
     sent_audio: SentAudio
     failure: Failure | None
+    truncates: bool
     renew: bool
     create_sent_at: float | None
 
@@ -206,7 +207,9 @@ class TurnActions:
 
     def _act_repair_context(self) -> None:
         heard, self.heard_note = self.heard_note, None
-        if self.config.repair is RepairPolicy.HEARD_NOTE and heard is not None:
+        # Without a truncate (Gemini) the note is the only way to keep "heard only" history.
+        wanted = self.config.repair is RepairPolicy.HEARD_NOTE or not self.truncates
+        if wanted and heard is not None:
             note = f'The user interrupted you. They heard only: "{heard}". Continue from there.'
             self.send(m.AddMessage("system", note))
 

@@ -42,7 +42,8 @@ class TurnTaker(Generic[Pcm]):
 
     def __init__(self, config: SessionConfig, preroll_ms: int = 300) -> None:
         self._config = config
-        self._bytes_per_ms = config.sample_rate * 2 / 1000
+        self._preroll_ms = preroll_ms
+        self._bytes_per_ms = config.input_rate() * 2 / 1000
         self._preroll_bytes = int(preroll_ms * self._bytes_per_ms)
         self._preroll: collections.deque[Pcm] = collections.deque()
         self._preroll_size = 0
@@ -59,6 +60,8 @@ class TurnTaker(Generic[Pcm]):
     def reconfigure(self, config: SessionConfig) -> None:
         """Apply new settings (e.g. a turn-mode switch); resets any turn in progress."""
         self._config = config
+        self._bytes_per_ms = config.input_rate() * 2 / 1000
+        self._preroll_bytes = int(self._preroll_ms * self._bytes_per_ms)
         self.reset()
 
     def reset(self) -> None:

@@ -102,10 +102,11 @@ REGISTRY: tuple[Setting, ...] = (
             minimum=0, maximum=500, unit="ms", advanced=True),
     # --- session -----------------------------------------------------------------------------
     Setting("session.provider", str, "local", "Provider",
-            "Who answers: the built-in offline engine, OpenAI's realtime API (needs an API key) "
-            "or another server that speaks the same protocol.", _SESSION,
+            "Who answers: the built-in offline engine, OpenAI's realtime API or Google's Gemini "
+            "Live (each needs an API key), or another server that speaks the OpenAI protocol.",
+            _SESSION,
             choices=(("local", "Offline (built in)"), ("openai", "OpenAI"),
-                     ("custom", "Custom server"))),
+                     ("gemini", "Google Gemini Live"), ("custom", "Custom server"))),
     Setting("session.url", str, "", "Server address",
             "WebSocket address of the realtime server. Empty uses the provider's default.",
             _SESSION, check=websocket_url),

@@ -23,7 +23,11 @@ from ui.settings.page import SettingsPage
 
 log = logging.getLogger("ui")
 
-PROVIDERS: tuple[tuple[str, str], ...] = (("openai", "OpenAI"), ("custom", "Custom server"))
+PROVIDERS: tuple[tuple[str, str], ...] = (
+    ("openai", "OpenAI"),
+    ("gemini", "Google Gemini Live"),
+    ("custom", "Custom server"),
+)
 
 
 def _tr(text: str) -> str:

@@ -18,7 +18,15 @@ from collections.abc import Callable, Mapping
 from typing import assert_never
 
 from app.session import messages as m
-from app.session.config import RetentionRatio, SessionConfig, TurnMode, VadKind
+from app.session.config import (
+    RetentionRatio,
+    SessionConfig,
+    TurnMode,
+    VadKind,
+    auth_headers,
+    realtime_url,
+)
+from app.session.errors import Failure, classify_close, redact
 
 log = logging.getLogger("app.session.protocol")
 
@@ -63,13 +71,66 @@ class OpenAICodec:
     Attributes:
         malformed: count of rejected frames by reason.
         unknown: count of unknown event types seen.
+        configure_in_band: ``session.update`` applies new settings on an open connection.
+        truncates: ``conversation.item.truncate`` cuts an assistant item at what was heard.
+        resumes: a new connection starts an empty conversation (the kept context is replayed).
     """
+
+    configure_in_band = True
+    truncates = True
+    resumes = False
 
     def __init__(self, max_frame_bytes: int = 8 * 1024 * 1024) -> None:
         self._max_frame_bytes = max_frame_bytes
         self._ids = itertools.count(1)
+        self._replay_ids = itertools.count(1)
         self.malformed: Counter[str] = Counter()
         self.unknown: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------ connection
+
+    def url(self, config: SessionConfig) -> str:
+        """The WebSocket address (``<base>/realtime?model=…`` or ``config.url``)."""
+        return realtime_url(config)
+
+    def headers(self, config: SessionConfig, secret: str | None) -> dict[str, str]:
+        """Handshake headers carrying ``secret`` (``Authorization: Bearer`` by default)."""
+        return auth_headers(config, secret)
+
+    def handshake(
+        self, configure: m.ConfigureSession, seed: list[dict[str, object]]
+    ) -> list[dict[str, object]]:
+        """Nothing: the server speaks first (``session.created``)."""
+        return []
+
+    def after_start(
+        self, configure: m.ConfigureSession, seed: list[dict[str, object]]
+    ) -> list[dict[str, object]]:
+        """The ``session.update``, then the kept context as ``conversation.item.create`` events."""
+        frames = [self.payload(configure)]
+        for payload in seed:
+            body = dict(payload)
+            body["event_id"] = f"evt_vdr{next(self._replay_ids)}"
+            frames.append(body)
+        return frames
+
+    def close_failure(self, code: int | None, reason: str) -> Failure:
+        """Classify a close frame (1001 = session limit or going away: reconnect)."""
+        return Failure(classify_close(code), redact(f"closed {code}: {reason}"))
+
+    def decode_all(self, frame: str | bytes) -> list[m.ServerEvent]:
+        """The typed event of one server frame as a list (one frame is one event here)."""
+        event = self.decode(frame)
+        return [] if event is None else [event]
+
+    def payloads(self, command: m.ClientCommand) -> list[dict[str, object]]:
+        """The client event for ``command`` as a one-element list."""
+        return [self.payload(command)]
+
+    @staticmethod
+    def event_type(payload: Mapping[str, object]) -> str:
+        """The client event's ``type``."""
+        return str(payload.get("type", ""))
 
     # ------------------------------------------------------------------ decoding
 
@@ -413,7 +474,7 @@ def session_payload(
     """Return the GA ``session`` object of a ``session.update`` built from ``config``."""
     pcm = {"type": "audio/pcm", "rate": config.sample_rate}
     audio_in: dict[str, object] = {
-        "format": pcm,
+        "format": {"type": "audio/pcm", "rate": config.input_rate()},
         "turn_detection": turn_detection_payload(config),
         "noise_reduction": (
             {"type": config.noise_reduction} if config.noise_reduction is not None else None

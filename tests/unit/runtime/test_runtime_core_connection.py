@@ -7,6 +7,7 @@ import pytest
 from app.runtime.core import Core
 from app.secrets import SecretStore
 from app.settings.store import SettingsStore
+from tests.helpers.scripted_gemini import GeminiKnobs, GeminiScript
 from tests.helpers.scripted_server import ScriptedServer
 
 
@@ -64,3 +65,27 @@ def test_audio_self_test_is_refused_before_the_engine_runs() -> None:
     core = _core_for("ws://127.0.0.1:9/v1/realtime", "k")
     with pytest.raises(RuntimeError, match="not running"):
         core.run_audio_self_test()
+
+
+def _gemini_core(port: int) -> Core:
+    store = SettingsStore(None)
+    store.apply({"session.provider": "gemini", "session.url": f"ws://127.0.0.1:{port}/ws"})
+    secrets = SecretStore(backend=_MemoryKeyring())
+    secrets.set("gemini", "AIzaTest0123456789abcdefghij")
+    return Core(store, secrets)
+
+
+def test_test_connection_speaks_gemini_setup_and_waits_for_setup_complete() -> None:
+    with ScriptedServer(GeminiScript()) as server:
+        message = _gemini_core(server.port).test_connection("gemini", timeout=5.0)
+        assert "Connected to gemini" in message
+        assert server.headers[0]["x-goog-api-key"] == "AIzaTest0123456789abcdefghij"
+
+
+def test_test_connection_reports_a_gemini_key_refused_by_close_code() -> None:
+    reason = "API key not valid. Please pass a valid API key."
+    with ScriptedServer(GeminiScript(GeminiKnobs(refuse_setup=(1007, reason)))) as server:
+        with pytest.raises(ConnectionError) as caught:
+            _gemini_core(server.port).test_connection("gemini", timeout=5.0)
+    assert "API key not valid" in str(caught.value)
+    assert "AIzaTest" not in str(caught.value)
