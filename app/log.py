@@ -196,6 +196,23 @@ def setup_logging(
     return log_path
 
 
+def set_file_level(level: str) -> None:
+    """Apply a new ``log.level`` setting to the log file at once, keeping the stderr threshold."""
+    file_level = logging.getLevelName(level.upper())
+    if not isinstance(file_level, int):
+        return
+    ours = file_level
+    for handler in logging.getLogger().handlers:
+        if not getattr(handler, _HANDLER_TAG, False):
+            continue
+        if isinstance(handler, logging.handlers.RotatingFileHandler):
+            handler.setLevel(file_level)
+        else:
+            ours = min(ours, handler.level)
+    for name in ("app", "ui"):
+        logging.getLogger(name).setLevel(ours)
+
+
 __all__ = [
     "BACKUP_COUNT",
     "LOG_FILENAME",
@@ -206,6 +223,7 @@ __all__ = [
     "install_redaction",
     "redact",
     "register_secret",
+    "set_file_level",
     "setup_logging",
     "stderr_level",
 ]

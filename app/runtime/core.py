@@ -43,6 +43,7 @@ from app.events import (
     SpeechStopped,
     UserNotice,
 )
+from app.log import set_file_level
 from app.metrics.latency import LatencyMeter, LatencySnapshot
 from app.runtime.commands import ApplySettings, SetMicMuted, Shutdown
 from app.runtime.configure import (
@@ -372,6 +373,8 @@ class Core:
     def _on_settings_changed(self, settings: Settings, changed: frozenset[str]) -> None:
         # Thread: whichever thread applied the settings (GUI or CLI); every call below is
         # thread-safe by contract (pipeline.reconfigure is picked up on the next block).
+        if "log.level" in changed:
+            set_file_level(settings.get_str("log.level"))
         if self._pipeline is not None and any(k.startswith("audio.") for k in changed):
             self._pipeline.reconfigure(dsp_config(settings))
         if self.engine is not None and changed & _AUDIO_KEYS:

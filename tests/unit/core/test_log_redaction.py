@@ -164,3 +164,18 @@ def test_subsystem_names_documented() -> None:
     ):
         assert name in applog.SUBSYSTEMS
         assert name in (applog.__doc__ or "")
+
+
+def test_log_level_setting_applies_to_the_file_at_once(tmp_path: Path) -> None:
+    from app.log import set_file_level
+
+    log_path = setup_logging(verbosity=0, level="WARNING", log_dir=tmp_path)
+    assert log_path is not None
+    logging.getLogger("app.settings").info("before the change")
+    set_file_level("DEBUG")
+    logging.getLogger("app.settings").debug("after the change")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    text = log_path.read_text(encoding="utf-8")
+    assert "before the change" not in text
+    assert "after the change" in text
