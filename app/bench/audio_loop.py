@@ -91,3 +91,58 @@ def record_echo_loop(
     if state["status"]:
         log.info("loop recording: %d blocks flagged an xrun", state["status"])
     return mic_rec, far_rec, state["status"]
+
+
+def run_pipeline(
+    backend: str, mic: FloatArray, played: FloatArray, rate: int, session_rate: int
+) -> tuple[FloatArray, list[tuple[float, float]]]:
+    """Feed a recorded (mic, played) pair through a CapturePipeline in 10 ms blocks.
+
+    The assistant is flagged as speaking throughout (barge-in mode), as during a response.
+
+    Returns:
+        The upstream audio at ``session_rate``, and for every SpeechStarted its (onset stamp,
+        decision time), both in seconds from the first mic sample.
+    """
+    from app.audio.dspconfig import DspConfig
+    from app.audio.pipeline import CapturePipeline
+    from app.events import AudioChunk, SpeechStarted
+
+    block = rate // 100
+    pipe = CapturePipeline(DspConfig(backend=backend), rate, session_rate)  # type: ignore[arg-type]
+    pipe.set_assistant_speaking(True)
+    chunks: list[bytes] = []
+    starts: list[tuple[float, float]] = []
+    try:
+        for i in range(0, len(mic) - block + 1, block):
+            for ev in pipe.process(mic[i : i + block], played[i : i + block], i / rate):
+                if isinstance(ev, AudioChunk):
+                    chunks.append(ev.pcm)
+                elif isinstance(ev, SpeechStarted):
+                    starts.append((pipe.origin_s + ev.sample / session_rate, (i + block) / rate))
+    finally:
+        pipe.close()
+    out: FloatArray = np.frombuffer(b"".join(chunks), "<i2").astype(np.float32) / 32768.0
+    return out, starts
+
+
+def add_near_talker(
+    mic: FloatArray, clips: list[FloatArray], at_s: list[float], rate: int
+) -> tuple[FloatArray, list[tuple[int, int]]]:
+    """Add near utterances to a recorded echo at the echo's RMS level (the mic path is additive).
+
+    Returns:
+        The new mic signal and each utterance's voiced (first, last + 1) sample span.
+    """
+    out = mic.copy()
+    echo_rms = float(np.sqrt(np.mean(np.square(mic, dtype=np.float64))))
+    spans = []
+    for clip, at in zip(clips, at_s, strict=True):
+        voiced = clip[np.abs(clip) > 1e-3]
+        scaled = clip * (echo_rms / max(float(np.sqrt(np.mean(voiced**2))), 1e-9))
+        start = round(at * rate)
+        end = min(len(out), start + len(scaled))
+        out[start:end] += scaled[: end - start]
+        idx = np.flatnonzero(np.abs(clip) > 0.05 * np.max(np.abs(clip)))
+        spans.append((start + int(idx[0]), min(end, start + int(idx[-1]) + 1)))
+    return out, spans

@@ -20,6 +20,7 @@ from app.bench.echo_scene import EchoScene
 from app.bench.stats import erle_db, wer
 
 FloatArray = npt.NDArray[np.float32]
+BoolArray = npt.NDArray[np.bool_]
 Transcriber = Callable[[FloatArray], str]
 RATE = 16000
 FRAME = 160
@@ -37,13 +38,16 @@ class SynthResult:
     dsp_ms_per_frame: float
 
 
-def run_backend(config: DspConfig, scene: EchoScene) -> tuple[FloatArray, FloatArray, float]:
-    """Process the scene in 10 ms frames; return (upstream, detect, mean ms per frame)."""
+def run_backend(
+    config: DspConfig, scene: EchoScene
+) -> tuple[FloatArray, FloatArray, BoolArray, float]:
+    """Process the scene in 10 ms frames; return (upstream, detect, gate, mean ms per frame)."""
     be = create_backend(config, RATE)
     be.set_assistant_speaking(True)  # the far end plays throughout the scene
     n = len(scene.mic) // FRAME * FRAME
     up = np.zeros(n, np.float32)
     det = np.zeros(n, np.float32)
+    gate = np.zeros(n, np.bool_)
     spent = 0.0
     for i in range(0, n, FRAME):
         t0 = time.perf_counter()
@@ -51,12 +55,15 @@ def run_backend(config: DspConfig, scene: EchoScene) -> tuple[FloatArray, FloatA
         spent += time.perf_counter() - t0
         up[i : i + FRAME] = out.upstream
         det[i : i + FRAME] = out.detect
+        gate[i : i + FRAME] = out.speech_ok
     be.close()
-    return up, det, spent / (n // FRAME) * 1000.0
+    return up, det, gate, spent / (n // FRAME) * 1000.0
 
 
-def vad_trace(config: DspConfig, detect: FloatArray) -> tuple[list[float], list[tuple[int, int]]]:
-    """Run the hysteresis VAD over ``detect``.
+def vad_trace(
+    config: DspConfig, detect: FloatArray, gate: BoolArray | None = None
+) -> tuple[list[float], list[tuple[int, int]]]:
+    """Run the hysteresis VAD (barge-in mode, gated like the pipeline) over ``detect``.
 
     Returns:
         Per-window probabilities, and for each SpeechStarted its (onset sample, decision sample):
@@ -73,9 +80,11 @@ def vad_trace(config: DspConfig, detect: FloatArray) -> tuple[list[float], list[
     vad = VoiceActivityDetector(
         config.vad_threshold, config.vad_min_speech_ms, config.vad_min_silence_ms, recording
     )
+    vad.barge_in = True  # the far end plays throughout the scene, as in the pipeline
     starts: list[tuple[int, int]] = []
     for i in range(0, len(detect), FRAME):
-        for edge in vad.process(detect[i : i + FRAME]):
+        g = gate[i : i + FRAME] if gate is not None else None
+        for edge in vad.process(detect[i : i + FRAME], g):
             if edge.started:
                 starts.append((edge.sample, i + FRAME))
     return probs, starts
@@ -89,15 +98,21 @@ def measure(
     echo_only_s: float,
 ) -> SynthResult:
     """All synthetic figures for ``config`` on ``scene``."""
-    up, det, ms = run_backend(config, scene)
+    up, det, gate, ms = run_backend(config, scene)
     first_near = scene.near_spans[0][0] if scene.near_spans else len(up)
     erle = erle_db(
         scene.mic[int(0.5 * echo_only_s * RATE) : first_near],
         up[int(0.5 * echo_only_s * RATE) : first_near],
     )
-    probs, starts = vad_trace(config, det)
+    probs, starts = vad_trace(config, det, gate)
     lo, hi = 3 * RATE // WINDOW, first_near // WINDOW  # echo-only windows after 3 s
-    flagged = [p >= config.vad_threshold for p in probs[lo:hi]]
+    # A window counts as flagged when the VAD scored it as speech and the DSP's gate let speech
+    # start on it (the gate is part of the detector; single-strategy backends keep it open).
+    open_w: BoolArray = np.asarray(gate[: len(probs) * WINDOW].reshape(-1, WINDOW).any(axis=1))
+    flagged = [
+        p >= config.vad_threshold and bool(o)
+        for p, o in zip(probs[lo:hi], open_w[lo:hi], strict=True)
+    ]
     false_pct = 100.0 * sum(flagged) / max(1, len(flagged))
     hits = 0
     for onset, _end in scene.near_spans:

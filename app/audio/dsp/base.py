@@ -2,8 +2,9 @@
 
 A backend works on 10 ms mono float32 frames (range −1…1) at its ``rate``: the microphone frame
 and the far-end frame that was played in the same callback. It returns two signals: ``upstream``
-(what is sent to the provider) and ``detect`` (what the VAD listens to). Single-strategy backends
-return the same array for both; the hybrid backend returns different ones.
+(what is sent to the provider) and ``detect`` (what the VAD listens to), plus a gate flag saying
+whether speech may start on this frame. Single-strategy backends return the same array for both
+and an open gate; the hybrid backend closes the gate while its double-talk detector is unsure.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ class DspFrame(NamedTuple):
     Attributes:
         upstream: cleaned audio to send to the provider.
         detect: cleaned audio for voice-activity / barge-in detection.
+        speech_ok: False when ``detect`` may hold the assistant's echo rather than the user, so
+            speech must not start on it (the VAD gate).
     """
 
     upstream: Frame
     detect: Frame
+    speech_ok: bool = True
 
 
 class DspBackend(abc.ABC):
@@ -117,3 +121,29 @@ class HighPass:
         self._x_prev = float(xd[-1])
         self._y_prev = float(y[-1])
         return y.astype(np.float32)
+
+
+class DelayLine:
+    """Delay a stream of fixed-size frames by ``delay`` samples (preallocated, no growth).
+
+    Args:
+        delay: samples of delay (0 passes frames through unchanged).
+        frame_size: samples per frame (every call must pass exactly this many).
+    """
+
+    def __init__(self, delay: int, frame_size: int) -> None:
+        self.delay = delay
+        self._buf = np.zeros(delay + frame_size, dtype=np.float32)
+        self._out = np.zeros(frame_size, dtype=np.float32)
+        self._n = frame_size
+
+    def process(self, x: Frame) -> Frame:
+        """Push one frame; return the frame ``delay`` samples older (reused array)."""
+        if self.delay == 0:
+            self._out[:] = x
+            return self._out
+        buf, d = self._buf, self.delay
+        buf[d:] = x
+        self._out[:] = buf[: self._n]
+        buf[:d] = buf[self._n : self._n + d]
+        return self._out

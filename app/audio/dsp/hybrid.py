@@ -1,55 +1,105 @@
-"""Hybrid backend: WebRTC AEC3 output drives detection, SpeexDSP output goes upstream.
+"""Hybrid backend: WebRTC AEC3 while only the assistant talks, SpeexDSP once the user joins in.
 
 Why (measured by ``voxdesk bench audio``, see docs/benchmarks.md): WebRTC AEC3 removes far more
-echo and its output never lets the assistant's own voice trigger the VAD, so barge-in detection
-listens to it; but it attenuates the user by several dB during double talk, which hurts
-transcription, so what is sent upstream comes from SpeexDSP (echo canceller + preprocessor with
-residual echo suppression), which keeps the user intact. Both run on every frame so each keeps its
-adaptive state converged; the cost is the sum of both (well under the 0.3 ms budget).
+echo (60 dB through the loopback against Speex's 15–25 dB) and never lets the assistant's own
+voice reach the VAD, but during double talk it attenuates the user and swallows onsets; SpeexDSP
+(echo canceller + preprocessor with residual echo suppression) keeps the user intact but leaves
+echo. Both run on every frame so each keeps its adaptive state converged, and a double-talk
+detector (:mod:`app.audio.dsp.doubletalk`) picks, per 10 ms frame, which output is sent upstream
+and to the VAD: WebRTC's while echo is possible and no near talker is present, Speex's otherwise,
+with a one-frame linear crossfade at each switch. Speex's output is delayed to WebRTC's latency
+so the two are sample-aligned and the crossfade does not comb-filter. The frame's ``speech_ok``
+gate is open only on frames where the detector saw the user (or no echo is possible), so the VAD
+never starts speech on the hold frames after the user stopped, when Speex's echo leaks through.
 """
 
 from __future__ import annotations
 
-from app.audio.dsp.base import DspBackend, DspFrame, Frame
+import numpy as np
+
+from app.audio.dsp.base import DelayLine, DspBackend, DspFrame, Frame
+from app.audio.dsp.doubletalk import DoubleTalkDetector, DoubleTalkSettings
 from app.audio.dsp.speex import SpeexBackend
 from app.audio.dsp.webrtc import WebRtcBackend
 from app.audio.dspconfig import DspConfig
 
 
+def _power(x: Frame) -> float:
+    """Mean square of one frame."""
+    return float(np.dot(x, x)) / len(x)
+
+
 class HybridBackend(DspBackend):
-    """Run SpeexDSP and WebRTC APM side by side on the same frames.
+    """Run SpeexDSP and WebRTC APM side by side; switch between their outputs on double talk.
 
     Args:
         config: stage settings, applied to both chains.
         rate: sample rate (must suit WebRTC: 16/24/32/48 kHz).
+        doubletalk: detector thresholds; the tuned defaults when omitted.
+
+    Attributes:
+        near_active: the detector's last decision (True while Speex's output is selected).
+        speex_frames: frames whose output came (mostly) from Speex, since construction.
     """
 
     name = "hybrid"
 
-    def __init__(self, config: DspConfig, rate: int) -> None:
+    def __init__(
+        self, config: DspConfig, rate: int, doubletalk: DoubleTalkSettings | None = None
+    ) -> None:
         super().__init__(rate)
+        n = self.frame_size
         self._speex = SpeexBackend(config, rate)
         self._webrtc = WebRtcBackend(config, rate)
-        self.latency_samples = self._speex.latency_samples
-        self.detect_latency_samples = self._speex.latency_samples
-        self._speaking = False
+        latency = max(self._speex.latency_samples, self._webrtc.latency_samples)
+        self._speex_delay = DelayLine(latency - self._speex.latency_samples, n)
+        self._webrtc_delay = DelayLine(latency - self._webrtc.latency_samples, n)
+        self._mic_delay = DelayLine(latency, n)
+        self.latency_samples = self.detect_latency_samples = latency
+        self._dtd = DoubleTalkDetector(frame_ms=1000 * n // rate, settings=doubletalk)
+        self._use_aec = config.aec
+        self._gain = 1.0  # weight of Speex's output in the mix (1 = Speex only)
+        self._ramp = np.arange(1, n + 1, dtype=np.float32) / n
+        self._g = np.zeros(n, dtype=np.float32)
+        self._out = np.zeros(n, dtype=np.float32)
+        self.near_active = True
+        self.speex_frames = 0
 
     def process(self, near: Frame, far: Frame) -> DspFrame:
-        """Clean one frame with both chains; upstream from Speex, detection from WebRTC."""
-        detect = self._webrtc.process(near, far).detect
-        upstream = self._speex.process(near, far).upstream
-        return DspFrame(upstream, detect if self._speaking else upstream)
+        """Clean one frame with both chains and mix them by the double-talk decision."""
+        w = self._webrtc_delay.process(self._webrtc.process(near, far).upstream)
+        s = self._speex_delay.process(self._speex.process(near, far).upstream)
+        mic = self._mic_delay.process(near)
+        if self._use_aec:
+            target = self._dtd.update(_power(mic), _power(far), _power(s), _power(w))
+        else:
+            target = True
+        self.near_active = target
+        goal = 1.0 if target else 0.0
+        out = self._out
+        if goal == self._gain:
+            out[:] = s if goal == 1.0 else w
+        else:
+            # Linear crossfade over this frame from the previous weight to the new one.
+            np.multiply(self._ramp, goal - self._gain, out=self._g)
+            self._g += self._gain
+            np.subtract(s, w, out=out)
+            out *= self._g
+            out += w
+            self._gain = goal
+        if goal == 1.0:
+            self.speex_frames += 1
+        return DspFrame(out, out, self._dtd.evidence or not self._use_aec)
 
-    def set_assistant_speaking(self, speaking: bool) -> None:
-        """Detect on WebRTC's output while the assistant talks, else on Speex's."""
-        self._speaking = speaking
-        chain = self._webrtc if speaking else self._speex
-        self.detect_latency_samples = chain.latency_samples
+    @property
+    def echo_possible(self) -> bool:
+        """The far end played recently enough for echo to be in the microphone."""
+        return self._dtd.echo_possible
 
     @property
     def speech_probability(self) -> float | None:
-        """WebRTC's voice probability (the detection path)."""
-        return self._webrtc.speech_probability
+        """SpeexDSP's speech probability (its preprocessor accounts for residual echo)."""
+        return self._speex.speech_probability
 
     def close(self) -> None:
         """Release both chains."""

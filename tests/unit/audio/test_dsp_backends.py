@@ -61,16 +61,6 @@ def test_backend_removes_noise_echo(noise_scene: EchoScene, backend: str, minimu
     assert erle_db(noise_scene.mic[s], up[s]) >= minimum
 
 
-def test_hybrid_detects_on_webrtc_and_sends_speex(speech_scene: EchoScene) -> None:
-    up, det = _run("hybrid", speech_scene)
-    speex_up, _ = _run("speex", speech_scene)
-    webrtc_up, _ = _run("webrtc", speech_scene)
-    np.testing.assert_array_equal(up, speex_up)
-    np.testing.assert_array_equal(det, webrtc_up)
-    quiet_up, quiet_det = _run("hybrid", speech_scene, speaking=False)
-    np.testing.assert_array_equal(quiet_det, quiet_up)  # no assistant audio: detect on Speex
-
-
 def test_speex_keeps_the_near_talker_during_double_talk(speech_scene: EchoScene) -> None:
     up, _ = _run("speex", speech_scene)
     start, end = speech_scene.near_spans[0]

@@ -76,7 +76,7 @@ def test_echo_is_removed_and_telemetry_tracks_it(speech: SpeechFixtures) -> None
     p.set_assistant_speaking(True)
     events = _feed(p, scene.mic, scene.far)
     assert not [e for e in events if isinstance(e, SpeechStarted)]  # own voice never triggers
-    assert p.erle_db is not None and p.erle_db > 15.0
+    assert p.erle_db is not None and p.erle_db > 35.0  # measured ≈ 60 dB
     assert p.in_rms_db > p.out_rms_db
 
 
@@ -90,3 +90,29 @@ def test_reconfigure_switches_backend_without_breaking_numbering() -> None:
     firsts = [e.first_sample for e in first + second if isinstance(e, AudioChunk)]
     assert firsts == [i * 480 for i in range(len(firsts))]
     assert len(firsts) * 480 >= 2 * 24000 - 480 * 2
+
+
+def test_barge_in_during_echo_is_detected_fast_and_only_then(speech: SpeechFixtures) -> None:
+    far16, rate = SpeechFixtures.load(
+        speech.say("The meeting moved to three o'clock on Thursday afternoon.", "espeak")
+    )
+    near16, _ = SpeechFixtures.load(speech.say("Stop, what time is it now?", "festival"))
+    far, near = resample(far16, rate, DEVICE_RATE), resample(near16, rate, DEVICE_RATE)
+    at = 10.0
+    scene = make_echo_scene(far, DEVICE_RATE, 14.0, near, near_at_s=(at,))
+    onset = scene.near_spans[0][0]
+    p = CapturePipeline(DspConfig(), DEVICE_RATE, 24000)
+    p.set_assistant_speaking(True)
+    decided: list[tuple[SpeechStarted, int]] = []
+    for i in range(0, len(scene.mic) - BLOCK + 1, BLOCK):
+        for e in p.process(
+            scene.mic[i : i + BLOCK], scene.far[i : i + BLOCK], T0 + i / DEVICE_RATE
+        ):
+            if isinstance(e, SpeechStarted):
+                decided.append((e, i + BLOCK))
+    p.close()
+    assert len(decided) == 1  # the echo alone never started speech
+    start, fed = decided[0]
+    assert (fed - onset) / DEVICE_RATE <= 0.3  # target 300 ms; measured ≈ 120 ms
+    stamp = p.origin_s + start.sample / 24000
+    assert abs(stamp - onset / DEVICE_RATE) <= 0.1

@@ -40,12 +40,12 @@ def test_wer_counts_edits_after_normalisation() -> None:
 def test_docs_update_touches_only_the_audio_section(tmp_path: Path) -> None:
     doc = tmp_path / "benchmarks.md"
     before = (
-        "# B\n\n<!-- audio:begin -->\nold\n<!-- audio:end -->\n\n"
+        "# B\n\n<!-- audio:begin -->\nSTALE-SECTION\n<!-- audio:end -->\n\n"
         "<!-- engine:begin -->\nE\n<!-- engine:end -->\n"
     )
     doc.write_text(before)
     update_docs({"erle_db_loop.speex": 12.5}, "voxdesk bench audio", [], "2 CPUs", path=doc)
     text = doc.read_text()
-    assert "old" not in text and "| 12.5 |" in text
+    assert "STALE-SECTION" not in text and "| 12.5 |" in text
     assert text.endswith("<!-- engine:begin -->\nE\n<!-- engine:end -->\n")
     assert "voxdesk bench audio" in text and "2 CPUs" in text

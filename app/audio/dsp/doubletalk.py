@@ -1,0 +1,202 @@
+"""Double-talk detection from frame energies: is the user talking while the assistant's echo is?
+
+Inputs per 10 ms frame (all time-aligned, as mean squares): the microphone, the far end, the
+SpeexDSP output and the WebRTC AEC3 output. The rules rest on what the two cancellers measurably
+do (docs/benchmarks.md): SpeexDSP keeps the near talker within a few dB of the microphone level
+while leaving echo 15–40 dB down, so a Speex output close to the mic level is near speech (fast
+onset evidence, a frame or two); WebRTC's output rises towards the mic level only some 50–150 ms
+into the near talker's speech but hardly ever on echo alone (confirmation evidence).
+
+How well Speex cancels depends on the echo path: on a fixed room response it leaves echo 30 dB
+down, through a drifting sound-server loopback its output is within a few dB of the mic one frame
+in ten. So Speex evidence adapts: a running ``speex_quantile`` of the Speex-over-mic ratio is
+tracked on echo-only frames; Speex evidence must exceed it by ``speex_margin_db`` (and
+``speex_ratio_db``), and is ignored altogether while that quantile is above ``speex_trust_db``
+(from start-up until Speex has shown it cancels), leaving WebRTC evidence alone to decide. Speex
+evidence must also be loud: within ``speex_level_db`` of the average echo level, since in the far
+end's quiet moments Speex's output over a tiny mic level says nothing.
+
+States: no far end within ``echo_hold_ms`` → no echo possible (``near`` and ``confirmed`` True:
+nothing to hide). Otherwise WebRTC evidence makes ``near`` and ``confirmed`` True, held for
+``hang_long_ms`` (gaps between words); ``onset_frames`` of Speex evidence make ``near`` True
+unconfirmed, held ``hang_short_ms`` unless confirmed by WebRTC evidence or by ``confirm_frames``
+of Speex evidence in a row.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class DoubleTalkSettings:
+    """Thresholds of the detector (defaults tuned on the bench scenes, see docs/benchmarks.md).
+
+    Attributes:
+        far_active_dbfs: far-end frame level above which echo is expected.
+        echo_hold_ms: echo stays possible this long after the far end went quiet (echo path
+            delay plus room tail plus sound-server buffering).
+        speex_ratio_db: lowest Speex-output-over-mic level that counts as onset evidence.
+        speex_quantile: quantile of the echo-only Speex-over-mic ratio tracked.
+        speex_margin_db: onset evidence must exceed that quantile by this much.
+        speex_trust_db: Speex evidence is ignored while that quantile is above this (Speex is
+            not cancelling well enough for its output level to tell near speech from echo).
+        speex_level_db: Speex evidence must also be within this of the average echo level at the
+            mic (quiet moments of the far end leave Speex's output level meaningless).
+        track_step_db: step of the quantile tracker per echo-only frame.
+        track_lag_ms: echo-only frames are counted only when no WebRTC evidence followed
+            within this time (keeps the near talker's first syllables out of the statistics).
+        webrtc_ratio_db: WebRTC output over mic level above which a frame confirms near speech.
+        floor_dbfs: outputs below this level are never evidence (noise, silence).
+        onset_frames: consecutive Speex evidence frames that start near speech.
+        confirm_frames: consecutive Speex evidence frames that confirm it without WebRTC.
+        hang_short_ms: hold after the last evidence while unconfirmed.
+        hang_long_ms: hold after the last evidence once confirmed.
+        warmup_ms: echo-possible time at start-up during which no evidence counts (the
+            cancellers are still converging and leak echo).
+    """
+
+    far_active_dbfs: float = -60.0
+    echo_hold_ms: int = 500
+    speex_ratio_db: float = -10.0
+    speex_quantile: float = 0.95
+    speex_margin_db: float = 6.0
+    speex_trust_db: float = -15.0
+    speex_level_db: float = -17.0
+    track_step_db: float = 0.8
+    track_lag_ms: int = 300
+    webrtc_ratio_db: float = -15.0
+    floor_dbfs: float = -60.0
+    onset_frames: int = 2
+    confirm_frames: int = 5
+    hang_short_ms: int = 50
+    hang_long_ms: int = 300
+    warmup_ms: int = 1000
+
+
+ECHO_LEVEL_SMOOTHING = 0.01  # per frame: about a 1 s average
+
+
+def _lin(db: float) -> float:
+    return float(10.0 ** (db / 10.0))
+
+
+class DoubleTalkDetector:
+    """Frame-by-frame near-talker decision while echo may be present.
+
+    Args:
+        frame_ms: duration of one frame.
+        settings: thresholds; the tuned defaults when omitted.
+
+    Attributes:
+        near: the last decision (True: the near talker is present or no echo is possible).
+        confirmed: ``near`` is backed by WebRTC evidence or sustained Speex evidence (it is then
+            held through gaps between words).
+        evidence: this very frame showed the near talker (or no echo is possible); the hold
+            frames after evidence pass the user upstream but are not evidence.
+        residual_db: running quantile of Speex's output over the mic on echo-only frames, dB.
+        echo_possible: the far end played within the echo hold time.
+    """
+
+    def __init__(self, frame_ms: int = 10, settings: DoubleTalkSettings | None = None) -> None:
+        s = settings if settings is not None else DoubleTalkSettings()
+        self.settings = s
+        self._frame_ms = frame_ms
+        self._far_on = _lin(s.far_active_dbfs)
+        self._floor = _lin(s.floor_dbfs)
+        self._level_ratio = _lin(s.speex_level_db)
+        self._echo_pow = 0.0  # smoothed mic power on echo-only frames
+        self._webrtc_ratio = _lin(s.webrtc_ratio_db)
+        self._echo_hold = max(1, s.echo_hold_ms // frame_ms)
+        self._hang_short = max(1, s.hang_short_ms // frame_ms)
+        self._hang_long = max(1, s.hang_long_ms // frame_ms)
+        self._echo_left = 0
+        self._run = 0
+        self._hang = 0
+        self._active = False
+        self.residual_db = 0.0  # tracked Speex/mic quantile: untrusted until measured
+        self._lag = [math.nan] * max(1, s.track_lag_ms // frame_ms)  # held ratios (ring)
+        self._lag_pos = 0
+        self._held = 0
+        self._warmup = max(0, s.warmup_ms // frame_ms)
+        self.near = True
+        self.confirmed = True
+        self.evidence = True
+        self.echo_possible = False
+
+    def update(self, mic: float, far: float, speex: float, webrtc: float) -> bool:
+        """Decide one frame from mean-square levels; returns (and stores) :attr:`near`."""
+        s = self.settings
+        if far > self._far_on:
+            self._echo_left = self._echo_hold
+        elif self._echo_left > 0:
+            self._echo_left -= 1
+        self.echo_possible = self._echo_left > 0
+        if not self.echo_possible:
+            self._active = False
+            self._run = self._hang = 0
+            self.near = self.confirmed = self.evidence = True
+            return True
+        audible = mic > self._floor  # echo (or the user) reached the mic
+        ratio_db = 10.0 * math.log10(max(speex, 1e-12) / mic) if audible else -120.0
+        trusted = self.residual_db <= s.speex_trust_db
+        if audible and not self._active:
+            self._echo_pow += ECHO_LEVEL_SMOOTHING * (mic - self._echo_pow)
+        onset = (
+            trusted
+            and speex > self._floor
+            and speex > self._level_ratio * self._echo_pow
+            and ratio_db > max(s.speex_ratio_db, self.residual_db + s.speex_margin_db)
+        )
+        confirm = webrtc > self._floor and webrtc > self._webrtc_ratio * mic
+        if self._warmup > 0:  # AEC3 leaks echo until it has heard the far end for a while
+            self._warmup -= 1
+            onset = confirm = False
+        self._run = self._run + 1 if onset else 0
+        self._track(ratio_db if audible and not self._active and not confirm else None, confirm)
+        if confirm:
+            self._active, self.confirmed, self._hang = True, True, self._hang_long
+        elif self._active:
+            if self._run >= s.confirm_frames:
+                self.confirmed = True
+            if onset:
+                self._hang = self._hang_long if self.confirmed else self._hang_short
+            else:
+                self._hang -= 1
+                if self._hang <= 0:
+                    self._active = self.confirmed = False
+        elif self._run >= s.onset_frames:
+            self._active, self.confirmed, self._hang = True, False, self._hang_short
+        self.near = self._active
+        self.evidence = self.near and (confirm or onset)
+        return self.near
+
+    def _track(self, ratio_db: float | None, confirm: bool) -> None:
+        """Update the echo-only quantile with frames no WebRTC evidence followed within the lag.
+
+        Near speech often shows no WebRTC evidence for its first 50–300 ms (AEC3 suppresses
+        onsets); holding each frame back for ``track_lag_ms`` and dropping the held frames on
+        WebRTC evidence keeps those onsets out of the echo statistics.
+        """
+        if confirm:
+            self._held = 0
+        if self._held == len(self._lag):
+            oldest = self._lag[self._lag_pos]
+            self._held -= 1
+            if not math.isnan(oldest):
+                up = 1.0 if oldest > self.residual_db else 0.0
+                step = self.settings.track_step_db
+                self.residual_db += step * (up - 1.0 + self.settings.speex_quantile)
+        self._lag[self._lag_pos] = math.nan if ratio_db is None else ratio_db
+        self._lag_pos = (self._lag_pos + 1) % len(self._lag)
+        self._held += 1
+
+    def reset(self) -> None:
+        """Forget all state (as after construction)."""
+        self._echo_left = self._run = self._hang = self._held = 0
+        self._echo_pow = 0.0
+        self._active = False
+        self.residual_db = 0.0
+        self._warmup = max(0, self.settings.warmup_ms // self._frame_ms)
+        self.near, self.confirmed, self.evidence, self.echo_possible = True, True, True, False
