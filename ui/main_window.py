@@ -38,6 +38,7 @@ from ui.bridge import Bridge
 from ui.notices import NoticePresenter
 from ui.telemetry import read_levels
 from ui.widgets.banner import Banner
+from ui.widgets.echo_readout import EchoReadout
 from ui.widgets.latency_meter import LatencyMeter
 from ui.widgets.level_meter import LevelMeter
 from ui.widgets.ptt_button import PttButton
@@ -47,7 +48,6 @@ from ui.widgets.transcript_view import TranscriptView
 log = logging.getLogger("ui")
 
 TELEMETRY_INTERVAL_MS = 33
-ERLE_SHOWN_RANGE_DB = (-30.0, 100.0)  # outside it the estimate is a floor value, not a measure
 INTERRUPTIBLE = {AssistantState.ASSISTANT_SPEAKING, AssistantState.TOOL_RUNNING}
 _CONNECTION_COLOUR = {
     ConnectionState.CONNECTED: "#16a34a",
@@ -127,8 +127,7 @@ class MainWindow(QMainWindow):
         levels = QVBoxLayout(levels_box)
         self.input_meter = LevelMeter(_tr("Microphone level"), levels_box)
         self.output_meter = LevelMeter(_tr("Speaker level"), levels_box)
-        self.echo_label = QLabel(_tr("Echo cancellation: off"), levels_box)
-        self.echo_label.setAccessibleName(_tr("Echo attenuation"))
+        self.echo_label = EchoReadout(levels_box)
         for text, meter in ((_tr("Mic"), self.input_meter), (_tr("Speaker"), self.output_meter)):
             row = QHBoxLayout()
             row.addWidget(QLabel(text, levels_box))
@@ -328,17 +327,9 @@ class MainWindow(QMainWindow):
             return
         self.input_meter.set_level(levels.input_rms_db, levels.input_peak_db)
         self.output_meter.set_level(levels.output_rms_db, levels.output_peak_db)
-        if not self._aec_enabled():
-            self.echo_label.setText(_tr("Echo cancellation: off"))
-        elif (
-            levels.echo_attenuation_db is not None
-            and ERLE_SHOWN_RANGE_DB[0] <= levels.echo_attenuation_db <= ERLE_SHOWN_RANGE_DB[1]
-        ):
-            self.echo_label.setText(
-                _tr("Echo attenuation: %1 dB").replace("%1", f"{levels.echo_attenuation_db:.0f}")
-            )
-        else:  # no estimate yet, or a floor value from a silent microphone
-            self.echo_label.setText(_tr("Echo attenuation: measuring…"))
+        self.echo_label.show_reading(
+            self._aec_enabled(), levels.echo_attenuation_db, levels.output_rms_db
+        )
         self.latency_meter.set_snapshot(latency)
 
     def _aec_enabled(self) -> bool:

@@ -105,15 +105,27 @@ class Shell(QObject):
                 self.window.statusBar().showMessage(status, 10000)
 
     def show(self, start_minimized: bool | None = None) -> None:
-        """Show the window, or only the tray when starting minimized (and a tray is shown)."""
+        """Show the window, or start minimized (``ui.start_minimized`` unless overridden).
+
+        Minimized means only the tray icon when a tray host shows it. Without one, a hidden
+        window could not be reached again, so it is minimized to the taskbar instead and the
+        status line says why.
+        """
         minimized = (
             bool(self._setting("ui.start_minimized", False))
             if start_minimized is None
             else start_minimized
         )
-        if minimized and self.tray.available():
+        if not minimized:
+            self.window.show()
             return
-        self.window.show()
+        if self.tray.available():
+            return
+        log.info("start minimized: no system tray host, minimizing to the taskbar")
+        self.window.statusBar().showMessage(
+            _tr("This desktop shows no system tray, so VoxDesk started minimized to the taskbar.")
+        )
+        self.window.showMinimized()
 
     @Slot()
     def toggle_window(self) -> None:

@@ -114,8 +114,9 @@ REGISTRY: tuple[Setting, ...] = (
             "Realtime model name, e.g. gpt-realtime. Empty uses the provider's default.",
             _SESSION, check=max_length(200)),
     Setting("session.voice", str, "", "Voice",
-            "The assistant's voice, e.g. marin. Empty uses the provider's default. A voice can "
-            "only change before the assistant first speaks, so changing it reconnects.",
+            "The assistant's voice, e.g. marin. Empty uses the provider's default. OpenAI accepts "
+            "a new voice only until the assistant first speaks in a session; after that it "
+            "applies from the next session.",
             _SESSION, check=max_length(100)),
     Setting("session.instructions", str,
             "You are VoxDesk, a friendly desktop voice assistant. You are heard, not read: "
@@ -190,7 +191,8 @@ REGISTRY: tuple[Setting, ...] = (
             "Stops the assistant mid-answer.", _NOW, check=hotkey),
     # --- window ------------------------------------------------------------------------------
     Setting("ui.start_minimized", bool, False, "Start minimized",
-            "Start in the system tray without showing the window.", _APP),
+            "Start in the system tray without showing the window (minimized to the taskbar "
+            "when the desktop has no system tray).", _APP),
     Setting("ui.close_to_tray", bool, True, "Close to tray",
             "Closing the window keeps VoxDesk running in the system tray.", _NOW),
     # --- logging -----------------------------------------------------------------------------

@@ -103,6 +103,8 @@ class SettingsDialog(QDialog):
 
     def _add_page(self, page: SettingsPage) -> None:
         self.pages[page.page_id] = page
+        if not page.accessibleName():  # the scroll area takes focus; say which page it is
+            page.setAccessibleName(_tr("%1 settings").replace("%1", page.title))
         self.page_list.addItem(page.title)
         self.stack.addWidget(page)
         page.sig_draft_changed.connect(self._on_draft_changed)

@@ -10,9 +10,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from PySide6.QtCore import QCoreApplication, QPointF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPolygonF
-from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtCore import QCoreApplication, QPoint, QPointF, QSize, Qt, QTimer, Slot
+from PySide6.QtGui import QColor, QFocusEvent, QPainter, QPaintEvent, QPen, QPolygonF
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QToolTip, QWidget
 
 
 def _tr(text: str) -> str:
@@ -112,12 +112,18 @@ class Sparkline(QWidget):
 class LatencyMeter(QWidget):
     """A table of latency segments: last, P50, P95, P99, count and a sparkline.
 
+    Reachable with Tab: focus shows the per-turn breakdown (the hover tooltip) and the
+    accessible description reads every segment's summary and the breakdown.
+
     Thread: GUI. Call :meth:`set_snapshot` from a timer.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAccessibleName(_tr("Latency meter"))
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self._tip = ""
+        self.setAccessibleDescription(_tr("No turns measured yet."))
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(10)
@@ -152,10 +158,19 @@ class LatencyMeter(QWidget):
         """The text in a row's column (0 label, 1 last, 2 P50, 3 P95, 4 P99, 5 count)."""
         return self._cells[key][column].text()
 
+    @property
+    def breakdown(self) -> str:
+        """The per-turn breakdown shown on hover and on keyboard focus (rich text)."""
+        return self._tip
+
     def set_snapshot(self, snapshot: object) -> None:
         """Show a ``LatencySnapshot`` (anything :func:`read_snapshot` understands)."""
         views, turns = read_snapshot(snapshot)
         tip = _breakdown_tooltip(turns)
+        if views == self._rows and tip == self._tip:
+            return  # polled at ~30 Hz: restyle and relayout only when a figure changed
+        self._tip = tip
+        summaries: list[str] = []
         for spec in SEGMENTS:
             view = views.get(spec.key)
             if view is None:
@@ -178,6 +193,33 @@ class LatencyMeter(QWidget):
                 cell.setToolTip(tip or summary)
                 cell.setAccessibleDescription(summary)
             self._sparks[spec.key].setToolTip(tip or summary)
+            summaries.append(summary)
+        plain = tip.replace("<br/>", ". ").replace("<b>", "").replace("</b>", "")
+        self.setAccessibleDescription(". ".join([*summaries, plain] if plain else summaries))
+        self.setToolTip(tip)
+
+    def focusInEvent(self, event: QFocusEvent) -> None:  # noqa: D102 - Qt override
+        super().focusInEvent(event)
+        self.update()
+        # Qt hides tooltips on every focus event, so show it once focus has settled.
+        QTimer.singleShot(0, self, self._show_breakdown)
+
+    @Slot()
+    def _show_breakdown(self) -> None:
+        if self.hasFocus() and self._tip:  # what a mouse user gets by hovering
+            QToolTip.showText(self.mapToGlobal(QPoint(0, self.height())), self._tip, self)
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: D102 - Qt override
+        super().focusOutEvent(event)
+        QToolTip.hideText()
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: D102 - Qt override
+        super().paintEvent(event)
+        if self.hasFocus():  # plain QWidgets draw no focus indicator of their own
+            painter = QPainter(self)
+            painter.setPen(QPen(QColor("#f59e0b"), 2))
+            painter.drawRect(self.rect().adjusted(1, 1, -1, -1))
 
 
 def read_snapshot(snapshot: object) -> tuple[dict[str, SegmentView], list[dict[str, float]]]:

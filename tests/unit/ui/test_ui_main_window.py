@@ -162,12 +162,3 @@ def test_every_control_has_an_accessible_name(window):
     controls += window.findChildren(QLineEdit)
     unnamed = [c for c in controls if c.isVisible() and not c.accessibleName()]
     assert unnamed == []
-
-
-def test_echo_readout_hides_floor_values_and_says_when_aec_is_off(core, qtbot, window):
-    from dataclasses import replace
-
-    core.levels = replace(core.levels, echo_attenuation_db=-120.0)
-    qtbot.waitUntil(lambda: "measuring" in window.echo_label.text(), timeout=2000)
-    core.settings_store.apply({"audio.aec_enabled": False})
-    qtbot.waitUntil(lambda: window.echo_label.text() == "Echo cancellation: off", timeout=2000)

@@ -96,7 +96,7 @@ def test_close_to_tray_hides_instead_of_quitting(core, qtbot, shell):
 def test_without_a_tray_host_closing_quits(qtbot, core):
     s = Shell(core, tray_factory=lambda p: FakeTray(p, shown=False), hotkey_factory=FakeHotkeys)
     qtbot.addWidget(s.window)
-    s.show(start_minimized=True)  # no tray to minimize to: the window shows anyway
+    s.show(start_minimized=False)
     assert s.window.isVisible()
     assert not s.window.close_to_tray
     with qtbot.waitSignal(s.sig_quit_requested, timeout=2000):
@@ -155,3 +155,25 @@ def test_real_tray_is_built_by_the_default_factory(qtbot):
     with qtbot.waitSignal(tray.sig_interrupt_requested, timeout=1000):
         tray.interrupt_action.setEnabled(True)
         tray.interrupt_action.trigger()
+
+
+def test_start_minimized_with_a_tray_shows_only_the_tray(qtbot, core):
+    s = Shell(core, tray_factory=FakeTray, hotkey_factory=FakeHotkeys)
+    qtbot.addWidget(s.window)
+    core.settings_store.apply({"ui.start_minimized": True})
+    s.show()
+    assert not s.window.isVisible()
+    s.tray.sig_show_hide_requested.emit()
+    assert s.window.isVisible() and not s.window.isMinimized()
+    s.shutdown()
+
+
+def test_start_minimized_without_a_tray_minimizes_to_the_taskbar_and_says_why(qtbot, core):
+    s = Shell(core, tray_factory=lambda p: FakeTray(p, shown=False), hotkey_factory=FakeHotkeys)
+    qtbot.addWidget(s.window)
+    core.settings_store.apply({"ui.start_minimized": True})
+    s.show()
+    # A hidden window with no tray icon could never be brought back: it stays reachable.
+    assert s.window.isVisible() and s.window.isMinimized()
+    assert "no system tray" in s.window.statusBar().currentMessage()
+    s.shutdown()
