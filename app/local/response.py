@@ -74,6 +74,9 @@ class ResponseRun:
     cancel_reason: str = "client_cancelled"
     output: list[JSON] = field(default_factory=list)
     produced_audio: bool = False
+    announced: bool = False  # ``response.created`` was sent
+    started: bool = False  # the task body runs: a task cancel now reaches its handler
+    cancel_requested: bool = False  # cancelled before the task ran: ``run`` ends it at once
     _open: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def shape(self, status: str, details: JSON | None = None) -> JSON:
@@ -97,12 +100,33 @@ class ResponseRun:
             "usage": None,
         }
 
-    async def run(self) -> None:
-        """Run the response to completion or cancellation; ``response.done`` is always sent."""
+    async def announce(self) -> None:
+        """Send ``response.created`` (and the rate limits); ``run`` does it if nobody did."""
+        self.announced = True
         await self.send(ev.response_created(self.shape("in_progress")))
         await self.send(ev.rate_limits_updated())
+
+    def cancel(self, task: asyncio.Task[None] | None, reason: str) -> None:
+        """Cancel the run; it still ends with ``response.done`` (status ``cancelled``).
+
+        A task cancelled before its first step never runs its body, so a run whose task has not
+        started yet (or does not exist yet) is only flagged, and ``run`` ends it at once.
+        """
+        self.cancel_reason = reason
+        if self.started and task is not None:
+            task.cancel()
+        else:
+            self.cancel_requested = True
+
+    async def run(self) -> None:
+        """Run the response to completion or cancellation; ``response.done`` is always sent."""
+        self.started = True
         status, details = "completed", None
         try:
+            if not self.announced:
+                await self.announce()
+            if self.cancel_requested:
+                raise asyncio.CancelledError
             if self.prepare is not None:
                 await self.prepare()
             context = self.params.context

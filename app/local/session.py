@@ -34,6 +34,7 @@ MAX_APPEND_BYTES = 15 * 1024 * 1024
 MAX_BUFFER_BYTES = 64 * 1024 * 1024
 MIN_COMMIT_MS = 100
 SPECULATE_AFTER_MS = 160  # start STT this far into the closing silence
+KEEP_BEFORE_SPEECH_MS = 1000  # beyond the padding, kept for a speech start not yet confirmed
 TIMER_POLL_S = 0.5
 
 
@@ -108,8 +109,7 @@ class RealtimeSession:
         if self._timer_task is not None:
             self._timer_task.cancel()
         for run, task in list(self._tasks.items()):
-            run.cancel_reason = "client_cancelled"
-            task.cancel()
+            run.cancel(task, "client_cancelled")
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self.transcriptions.cancel_all()
 
@@ -204,6 +204,10 @@ class RealtimeSession:
                 await self._on_speech_started(ms, td)
             else:
                 await self._on_speech_stopped(ms, td)
+        if not self._vad.in_speech:
+            # Outside speech only a coming start's padding can still be needed: hands-free
+            # silence must not fill the buffer until appends are refused.
+            self._drop_buffer_until(self.session_ms - td.prefix_padding_ms - KEEP_BEFORE_SPEECH_MS)
         if self._vad.silence_ms >= SPECULATE_AFTER_MS and self._speculation is None:
             self._speculate()
         elif self._vad.in_speech and self._vad.silence_ms == 0 and self._speculation is not None:
@@ -369,6 +373,9 @@ class RealtimeSession:
         )
         if params.in_conversation:
             self.active = run
+        # Announced before anything else is handled: a speech_started or cancel that follows
+        # in the same read then refers to a response the client already knows.
+        await run.announce()
         task = asyncio.create_task(self._drive(run), name=f"response-{run.id}")
         self._tasks[run] = task
 
@@ -391,10 +398,9 @@ class RealtimeSession:
         if run is None:
             return
         task = self._tasks.get(run)
-        run.cancel_reason = reason
         self.active = None
+        run.cancel(task, reason)  # a run still being announced has no task yet: it is flagged
         if task is not None:
-            task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
     async def _response_cancel(self, event: JSON) -> None:
@@ -409,10 +415,9 @@ class RealtimeSession:
         if target is self.active:
             await self.cancel_active("client_cancelled")
             return
-        target.cancel_reason = "client_cancelled"
         task = self._tasks.get(target)
         if task is not None:
-            task.cancel()
+            target.cancel(task, "client_cancelled")
             await asyncio.gather(task, return_exceptions=True)
 
     async def _ring_timers(self) -> None:
@@ -425,8 +430,12 @@ class RealtimeSession:
             due = timers.pop_due(self.agent.mono())
             if not due:
                 continue
-            while (run := self.active) is not None and run in self._tasks:
-                await asyncio.gather(self._tasks[run], return_exceptions=True)  # no talking over
+            while (run := self.active) is not None:  # no talking over
+                task = self._tasks.get(run)
+                if task is None:  # still being announced
+                    await asyncio.sleep(TIMER_POLL_S / 10)
+                else:  # wait, not gather: cancelling this loop must not cancel the response
+                    await asyncio.wait([task])
             text = " ".join(t.announcement() for t in due)
             await self._start_response({}, announce=text)
 

@@ -85,7 +85,8 @@ class Transcriptions:
     async def wait_all(self) -> None:
         """Wait until every pending transcript is known (a response needs them)."""
         while self._pending:
-            await asyncio.gather(*list(self._pending.values()), return_exceptions=True)
+            # wait, not gather: a response cancelled while waiting must leave the transcripts be
+            await asyncio.wait(list(self._pending.values()))
 
     def cancel_all(self) -> None:
         """Stop waiting for transcripts (the session is closing)."""

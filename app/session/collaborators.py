@@ -79,6 +79,9 @@ class ContextLike(Protocol):
     def on_item_added(self, item_id: str, role: str, text: str) -> None:
         """A completed conversation item."""
 
+    def on_item_text(self, item_id: str, text: str) -> None:
+        """Set an item's final text (a user transcript, or the heard part of a cut answer)."""
+
     def on_item_deleted(self, item_id: str) -> None:
         """The server confirmed a deletion."""
 

@@ -104,7 +104,8 @@ class SessionConfig:
         repair: what the model is told after a barge-in.
         min_turn_ms: push-to-talk turns with less audio are discarded.
         connect_timeout_s: bound on opening the socket and the first server event.
-        response_timeout_s: bound on waiting for ``response.created`` after ``response.create``.
+        response_timeout_s: bound on waiting for ``response.created`` after ``response.create``,
+            and for the ``response.done`` of a response cut off by a barge-in.
         close_timeout_s: bound on the closing handshake.
         backoff_initial_s: first reconnect delay.
         backoff_max_s: largest reconnect delay.

@@ -221,8 +221,10 @@ class Conversation(TurnActions):
                 if rid not in self.stale:
                     self.playback.end_response(rid)
             case m.AssistantTranscriptDelta(response_id=rid, item_id=item_id, delta=delta):
-                if self.track is not None and self.track.item_id == item_id:
-                    self.track.text += delta
+                if rid not in self.stale:
+                    # A sentence's text may come before its audio (the local engine sends it
+                    # first): the track a barge-in cuts must hold all of it.
+                    self.track_item(rid, item_id, 0).text += delta
                 if rid not in self.orphans and self.transcript is not None:
                     self.transcript.assistant_delta(item_id, delta)
             case m.AssistantTranscriptDone(response_id=rid, item_id=item_id, text=text):
@@ -239,6 +241,9 @@ class Conversation(TurnActions):
             case m.UserTranscriptDone(item_id=item_id, text=text):
                 if self.transcript is not None:
                     self.transcript.user_done(item_id, text)
+                if self.context is not None:
+                    # A spoken turn's item carries no text: the replay needs the transcript.
+                    self.context.on_item_text(item_id, text)
             case m.ItemAdded(done=True):
                 self._on_item_done(event)
             case m.FunctionCallsCancelled(call_ids=call_ids):
@@ -267,7 +272,10 @@ class Conversation(TurnActions):
         if self.context is None:
             return
         if event.item_type == "message":
-            self.context.on_item_added(event.item_id, event.role, event.text)
+            text = event.text
+            if event.role == "assistant" and event.item_id in self.heard_text:
+                text = self.heard_text.pop(event.item_id)
+            self.context.on_item_added(event.item_id, event.role, text)
         elif event.item_type in ("function_call", "function_call_output"):
             self.context.on_item_added(event.item_id, "tool", "")
         else:
@@ -282,6 +290,7 @@ class Conversation(TurnActions):
             self.orphans.add(rid)
             self.stale.add(rid)
             self.playback.mark_stale(rid)
+            self.expect_done(rid)
             self.send(m.CancelResponse(rid))
             return
         self.marks.response_created()
@@ -301,6 +310,7 @@ class Conversation(TurnActions):
         rid = event.response_id
         send_deferred = self.gate.done(rid)
         self.stale.discard(rid)
+        self.done_due.pop(rid, None)
         if rid in self.orphans:
             self.orphans.discard(rid)
         else:

@@ -318,7 +318,7 @@ class SessionDriver:
     async def _connect_and_run(self) -> Failure | None:
         config = self._config
         try:
-            secret = self._auth()
+            secret = await self._read_secret()
         except Exception as exc:
             log.warning("could not read the API key: %s", type(exc).__name__)
             return Failure(ErrorCategory.AUTHENTICATION, "could not read the API key")
@@ -346,6 +346,38 @@ class SessionDriver:
                 await asyncio.wait_for(asyncio.shield(ws.close()), config.close_timeout_s + 1.0)
             except Exception:
                 log.debug("close handshake did not finish")
+
+    async def _read_secret(self) -> str | None:
+        """Return ``auth()`` computed on a daemon thread, so the loop stays free meanwhile.
+
+        A keyring read goes over D-Bus and may wait for an unlock prompt; ``stop`` must still
+        cancel the connect attempt at once.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str | None] = loop.create_future()
+
+        def deliver(value: str | None, error: BaseException | None) -> None:
+            if future.done():
+                return  # the connect attempt was cancelled meanwhile
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(value)
+
+        def read() -> None:
+            value: str | None = None
+            error: BaseException | None = None
+            try:
+                value = self._auth()
+            except Exception as exc:
+                error = exc
+            try:
+                loop.call_soon_threadsafe(deliver, value, error)
+            except RuntimeError:
+                pass  # the loop closed while the keyring was answering
+
+        threading.Thread(target=read, name="session-secret", daemon=True).start()
+        return await future
 
     async def _run_connection(self, ws: ClientConnection) -> Failure | None:
         codec = self._codec
@@ -481,6 +513,14 @@ class SessionDriver:
             conv.create_sent_at = None
             raise ConnectionEnded(
                 Failure(ErrorCategory.SERVER, "the server did not answer response.create")
+            )
+        # A provider without a cancel finishes the cut-off response at its own pace.
+        done_limit = self._config.response_timeout_s * (1 if self._codec.cancels else 8)
+        if conv.done_due and now - min(conv.done_due.values()) > done_limit:
+            # The server still holds the cut-off response: only a new connection frees the turn.
+            conv.done_due.clear()
+            raise ConnectionEnded(
+                Failure(ErrorCategory.SERVER, "the server did not finish a cancelled response")
             )
         if self._connected_at and now - self._connected_at > self._config.renew_after_s:
             if conv.fsm is State.LISTENING:

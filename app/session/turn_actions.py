@@ -16,7 +16,7 @@ from collections.abc import Callable
 from app.events import AudioChunk, NoticeCategory, NoticeLevel, UserNotice
 from app.ports import PlaybackSink
 from app.session import messages as m
-from app.session.collaborators import TranscriptLike
+from app.session.collaborators import ContextLike, TranscriptLike
 from app.session.config import RepairPolicy, SessionConfig
 from app.session.errors import Failure
 from app.session.latency_marks import TurnMarks
@@ -49,6 +49,7 @@ class TurnActions:
     emit: Callable[[object], None]
     clock: Callable[[], float]
     transcript: TranscriptLike | None
+    context: ContextLike | None
     turns: TurnTaker[AudioChunk]
     gate: ResponseGate
     fsm: State
@@ -85,12 +86,26 @@ class TurnActions:
         self.await_first_chunk = False
         self._duck_timer: asyncio.TimerHandle | None = None
         self._duck_trigger_at: float | None = None
+        self.heard_text: dict[str, str] = {}
+        """Truncated assistant items: the text the user heard (what the context keeps)."""
+        self.done_due: dict[str, float] = {}
+        """Cut-off responses whose ``response.done`` is awaited, with when the wait began."""
+
+    def expect_done(self, response_id: str) -> None:
+        """A cut-off response must still end with ``response.done``; start its deadline."""
+        self.done_due.setdefault(response_id, self.clock())
+
+    def track_item(self, response_id: str, item_id: str, content_index: int) -> AudioTrack:
+        """The track of ``item_id``, started afresh when a new assistant item begins."""
+        track = self.track
+        if track is None or track.item_id != item_id:
+            track = self.track = AudioTrack(response_id, item_id, content_index)
+        return track
 
     def track_audio(self, event: m.AudioDelta) -> None:
         """Count received audio of the item a barge-in would truncate."""
-        track = self.track
-        if track is None or track.item_id != event.item_id:
-            track = self.track = AudioTrack(event.response_id, event.item_id, event.content_index)
+        track = self.track_item(event.response_id, event.item_id, event.content_index)
+        track.content_index = event.content_index
         track.received_bytes += len(event.pcm)
 
     # ------------------------------------------------------------------ connection
@@ -122,6 +137,8 @@ class TurnActions:
         self.uplink.clear()
         self.track = None
         self.create_sent_at = None
+        self.done_due.clear()
+        self.heard_text.clear()
         self.pending_calls = ()
         self.await_first_chunk = False
 
@@ -147,6 +164,7 @@ class TurnActions:
         if rid is not None:
             self.stale.add(rid)
             self.playback.mark_stale(rid)
+            self.expect_done(rid)
         self.tools.interrupt()
 
     def _act_duck_playback(self) -> None:
@@ -185,6 +203,7 @@ class TurnActions:
         rid = self.gate.active
         if rid is not None:
             self.stale.add(rid)
+            self.expect_done(rid)
             self.send(m.CancelResponse(rid))
 
     def _act_truncate_assistant(self) -> None:
@@ -204,6 +223,12 @@ class TurnActions:
         if track.text and received_ms:
             cut = track.text[: int(len(track.text) * end / received_ms)]
             self.heard_note = cut.rsplit(" ", 1)[0] if " " in cut else cut
+        # The server drops the unheard text; so must the context replayed after a reconnect,
+        # also when the item's ``conversation.item.done`` (with the full text) comes later.
+        heard = (self.heard_note or "").strip()
+        self.heard_text[track.item_id] = heard
+        if self.context is not None:
+            self.context.on_item_text(track.item_id, heard)
 
     def _act_repair_context(self) -> None:
         heard, self.heard_note = self.heard_note, None

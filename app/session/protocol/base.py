@@ -5,8 +5,9 @@ after the provider confirms the session, decodes server frames into typed events
 carry several) and encodes typed commands into zero or more client frames. ``configure_in_band``
 says whether new settings can be sent on an open connection (OpenAI ``session.update``) or need a
 new one (Gemini ``setup``); ``truncates`` whether heard audio can be cut (OpenAI truncate) or only
-described (the repair note); ``resumes`` whether the next connection continues the server-side
-conversation (then the kept context is not replayed).
+described (the repair note); ``cancels`` whether a response can be stopped (OpenAI cancel) or
+runs on until the server finishes it (Gemini); ``resumes`` whether the next connection continues
+the server-side conversation (then the kept context is not replayed).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Codec(Protocol):
     unknown: Counter[str]
     configure_in_band: bool
     truncates: bool
+    cancels: bool
 
     @property
     def resumes(self) -> bool:

@@ -137,10 +137,12 @@ class GeminiCodec:
         unknown: count of unknown message kinds seen.
         configure_in_band: settings cannot change mid-connection (the driver renews instead).
         truncates: the provider cannot truncate heard audio (the repair note replaces it).
+        cancels: the provider cannot cancel a response; a cut-off one runs to its end.
     """
 
     configure_in_band = False
     truncates = False
+    cancels = False
 
     def __init__(self, config: SessionConfig, max_frame_bytes: int = 8 * 1024 * 1024) -> None:
         self._config = config

@@ -73,11 +73,13 @@ class OpenAICodec:
         unknown: count of unknown event types seen.
         configure_in_band: ``session.update`` applies new settings on an open connection.
         truncates: ``conversation.item.truncate`` cuts an assistant item at what was heard.
+        cancels: ``response.cancel`` ends a response at once (its ``response.done`` follows).
         resumes: a new connection starts an empty conversation (the kept context is replayed).
     """
 
     configure_in_band = True
     truncates = True
+    cancels = True
     resumes = False
 
     def __init__(self, max_frame_bytes: int = 8 * 1024 * 1024) -> None:

@@ -163,7 +163,8 @@ def test_golden_repeated_rapid_interrupts_flush_once() -> None:
 def test_golden_false_interruption_resumes() -> None:
     state, actions = run([E.VAD_SPEECH_STARTED, E.AUDIO_RECEIVED, E.SPEECH_STOPPED], S.SPEAKING)
     assert state is S.SPEAKING
-    assert actions == [A.DUCK_PLAYBACK, A.QUEUE_PLAYBACK, A.RESUME_PLAYBACK]
+    # the blip's audio is cleared so it cannot open the next user turn
+    assert actions == [A.DUCK_PLAYBACK, A.QUEUE_PLAYBACK, A.RESUME_PLAYBACK, A.CLEAR_INPUT]
     state, actions = run([E.VAD_SPEECH_STARTED, E.INTERRUPTION_CONFIRMED], S.SPEAKING)
     assert state is S.INTERRUPTING
     assert actions == [
