@@ -33,6 +33,22 @@ class SendText:
 
 
 @dataclass(frozen=True, slots=True)
+class Announce:
+    """Have the assistant say something on its own (a timer went off), once it is idle.
+
+    ``text`` is an instruction to the model, e.g. "The 10 minute timer is done; tell the user."
+    It is sent as a system message and never interrupts the user or the assistant.
+    """
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """Connect again after a permanent failure (e.g. the user fixed the API key)."""
+
+
+@dataclass(frozen=True, slots=True)
 class SetTurnMode:
     """Switch between ``"push_to_talk"`` and ``"hands_free"``."""
 
@@ -63,6 +79,8 @@ Command = (
     | PushToTalkReleased
     | Interrupt
     | SendText
+    | Announce
+    | Reconnect
     | SetTurnMode
     | SetMicMuted
     | ApplySettings

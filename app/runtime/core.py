@@ -45,7 +45,7 @@ from app.events import (
 )
 from app.log import set_file_level
 from app.metrics.latency import LatencyMeter, LatencySnapshot
-from app.runtime.commands import ApplySettings, SetMicMuted, Shutdown
+from app.runtime.commands import Announce, ApplySettings, Reconnect, SetMicMuted, Shutdown
 from app.runtime.configure import (
     Endpoint,
     audio_config,
@@ -56,6 +56,7 @@ from app.runtime.configure import (
 from app.secrets import SecretStore
 from app.session import messages as m
 from app.session.builtin_tools import TimerService, register_builtin_tools
+from app.session.config import SessionConfig
 from app.session.context import ContextPolicy
 from app.session.driver import SessionDriver
 from app.session.errors import classify_exception, notice_for, redact
@@ -67,6 +68,7 @@ from app.session.transcripts import Transcript
 from app.settings.schema import REGISTRY
 from app.settings.snapshot import Settings
 from app.settings.store import SettingsStore
+from app.skills import Timer
 
 log = logging.getLogger("app.runtime")
 
@@ -121,6 +123,7 @@ class Core:
         self.meter = LatencyMeter()
         self.memory: Memory | None = None
         self.transcript: Transcript | None = None
+        self._transcript_store: TranscriptStore | None = None
         self.engine: AudioEngine | None = None
         self.driver: SessionDriver | None = None
         self._local_token: str | None = None
@@ -166,9 +169,8 @@ class Core:
         settings = self.settings_store.current
         data_dir = self._data_dir or paths.data_dir()
         self.memory = Memory(data_dir / "memory.sqlite3")
-        self.transcript = Transcript(
-            TranscriptStore(data_dir / "transcripts.sqlite3"), self.publish
-        )
+        self._transcript_store = TranscriptStore(data_dir / "transcripts.sqlite3")
+        self.transcript = Transcript(self._transcript_store, self.publish)
         endpoint = endpoint_for(settings)
         if endpoint.provider == "local":
             url, token, stop = self._start_local_engine(self.publish)
@@ -182,17 +184,7 @@ class Core:
             dsp_config(settings), audio.device_rate, audio.session_in_rate, audio.chunk_ms
         )
         self.engine = AudioEngine(audio, self._pipeline, self._on_audio_event, self._audio_backend)
-        self.driver = SessionDriver(
-            config,
-            self.engine.player,
-            self.publish,
-            auth=self._auth_for(endpoint.provider),
-            tools=self._build_tools,
-            transcript=self.transcript,
-            context=ContextPolicy(settings.get_int("session.context_turns")),
-            meter=self.meter,
-            memory=self.memory,
-        )
+        self.driver = self._build_driver(config)
         self._unsubscribe = self.settings_store.subscribe(
             [setting.key for setting in REGISTRY], self._on_settings_changed
         )
@@ -226,6 +218,8 @@ class Core:
             self._local_stop = None
         if self.memory is not None:
             self.memory.close()
+        if self._transcript_store is not None:
+            self._transcript_store.close()
         log.info("core stopped")
 
     # ------------------------------------------------------------------ commands
@@ -240,6 +234,9 @@ class Core:
             return
         if isinstance(command, Shutdown):
             self.stop()
+            return
+        if isinstance(command, Reconnect):
+            self._reconnect()
             return
         if self.driver is not None:
             self.driver.submit(command)
@@ -356,11 +353,37 @@ class Core:
         register_builtin_tools(registry, timers=timers, memory=self.memory)
         return ToolRunner(registry, on_done, self.publish), registry.schemas()
 
-    def _on_timer_fired(self, timer: object) -> None:
-        label = getattr(timer, "label", "") or "Your timer"
-        self.publish(
-            UserNotice(NoticeLevel.INFO, NoticeCategory.GENERAL, f"{label} is done.", None)
+    def _build_driver(self, config: SessionConfig) -> SessionDriver:
+        assert self.engine is not None
+        return SessionDriver(
+            config,
+            self.engine.player,
+            self.publish,
+            auth=self._auth_for(config.provider),
+            tools=self._build_tools,
+            transcript=self.transcript,
+            context=ContextPolicy(self.settings_store.current.get_int("session.context_turns")),
+            meter=self.meter,
+            memory=self.memory,
         )
+
+    def _reconnect(self) -> None:
+        """Replace a session that gave up (bad key, quota) with a fresh one, same settings."""
+        driver = self.driver
+        if driver is None or driver.state is not AssistantState.FAILED:
+            return
+        driver.stop()
+        self.driver = self._build_driver(
+            session_config(self.settings_store.current, self._endpoint)
+        )
+        self.driver.start()
+
+    def _on_timer_fired(self, timer: Timer) -> None:
+        # Thread: session-loop. Shown at once, spoken as soon as the assistant is idle.
+        said = timer.announcement()
+        self.publish(UserNotice(NoticeLevel.INFO, NoticeCategory.GENERAL, said, None))
+        if self.driver is not None:
+            self.driver.submit(Announce(f"A timer the user set has finished. Tell them: {said}"))
 
     def _apply_settings(self, changes: Mapping[str, object]) -> None:
         try:

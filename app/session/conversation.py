@@ -114,6 +114,8 @@ class Conversation(TurnActions):
         self.create_sent_at: float | None = None
         self.late_deltas_dropped = 0
         self.server_errors: collections.Counter[str] = collections.Counter()
+        self.announcements: collections.deque[str] = collections.deque(maxlen=16)
+        """Things to say on the assistant's own initiative, spoken one by one when idle."""
         self._init_turn_state()
 
     # ------------------------------------------------------------------ inputs
@@ -150,8 +152,11 @@ class Conversation(TurnActions):
                 now = self.clock()
                 if self._offline("typed text"):
                     return
-                self.pending_text = text
+                self.pending_text, self.pending_role = text, "user"
                 self.dispatch(Ev.TEXT_TURN, "typed turn", now)
+            case cmd.Announce(text=text):
+                self.announcements.append(text)
+                self._announce_when_idle()
             case cmd.SetMicMuted(muted=muted):
                 turns.muted = muted
             case _:
@@ -379,6 +384,15 @@ class Conversation(TurnActions):
                 getattr(self, "_act_" + action.value)()
         finally:
             self.marks.trigger_at = None
+        if after is State.LISTENING and self.announcements:
+            self._announce_when_idle()
+
+    def _announce_when_idle(self) -> None:
+        """Speak the oldest queued announcement if nothing else is going on; else keep it."""
+        if self.fsm is not State.LISTENING or not self.announcements:
+            return
+        self.pending_text, self.pending_role = self.announcements.popleft(), "system"
+        self.dispatch(Ev.TEXT_TURN, "announcement")
 
     def notify_failure(self) -> None:
         """Tell the user about the classified permanent failure."""

@@ -80,6 +80,7 @@ class TurnActions:
         self.orphans: set[str] = set()
         self.pending_audio: m.AudioDelta | None = None
         self.pending_text = ""
+        self.pending_role = "user"
         self.pending_calls: tuple[m.FunctionCall, ...] = ()
         self.heard_note: str | None = None
         self.speech_end_at: float | None = None
@@ -280,7 +281,7 @@ class TurnActions:
 
     def _act_send_text(self) -> None:
         self.marks.new_turn()
-        self.send(m.AddMessage("user", self.pending_text))
+        self.send(m.AddMessage(self.pending_role, self.pending_text))
         self.marks.mark("speech_end", self.clock())
 
     # ------------------------------------------------------------------ tools

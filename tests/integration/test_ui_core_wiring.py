@@ -27,6 +27,7 @@ from app.events import AssistantState, NoticeCategory, TranscriptLine
 from app.runtime.core import Core
 from app.secrets import SecretStore
 from app.settings.store import SettingsStore
+from tests.helpers.memory_keyring import MemoryKeyring
 from tests.helpers.scripted_server import ScriptedServer
 from ui.hotkey.none import NoHotkeyBackend
 from ui.settings.dialog import SettingsDialog
@@ -43,24 +44,6 @@ BASE_SETTINGS: dict[str, object] = {
     "session.input_transcription_model": "",
     "hotkey.enabled": False,
 }
-
-
-class MemoryKeyring:
-    """A keyring backend in memory with a secure backend's priority (edge fake)."""
-
-    priority = 5
-
-    def __init__(self) -> None:
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, user: str) -> str | None:
-        return self.store.get((service, user))
-
-    def set_password(self, service: str, user: str, value: str) -> None:
-        self.store[(service, user)] = value
-
-    def delete_password(self, service: str, user: str) -> None:
-        self.store.pop((service, user), None)
 
 
 @dataclasses.dataclass

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.runtime.commands import Reconnect
 from ui.bridge import Bridge
 from ui.settings.draft import Draft
 from ui.settings.page import SettingsPage
@@ -111,6 +112,8 @@ class ProviderKeyRow(QGroupBox):
             return
         self.key_edit.clear()
         self.refresh()
+        # A session that gave up on a rejected key tries again with the new one.
+        self.bridge.post(Reconnect())
 
     @Slot()
     def _on_delete_clicked(self) -> None:

@@ -7,32 +7,15 @@ import pytest
 from app.runtime.core import Core
 from app.secrets import SecretStore
 from app.settings.store import SettingsStore
+from tests.helpers.memory_keyring import MemoryKeyring
 from tests.helpers.scripted_gemini import GeminiKnobs, GeminiScript
 from tests.helpers.scripted_server import ScriptedServer
-
-
-class _MemoryKeyring:
-    """A keyring backend that keeps keys in a dict (priority 1: counts as secure)."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        self.values: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.values.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.values[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.values.pop((service, username), None)
 
 
 def _core_for(url: str, key: str) -> Core:
     store = SettingsStore(None)
     store.apply({"session.provider": "custom", "session.url": url})
-    secrets = SecretStore(backend=_MemoryKeyring())
+    secrets = SecretStore(backend=MemoryKeyring())
     secrets.set("custom", key)
     return Core(store, secrets)
 
@@ -70,7 +53,7 @@ def test_audio_self_test_is_refused_before_the_engine_runs() -> None:
 def _gemini_core(port: int) -> Core:
     store = SettingsStore(None)
     store.apply({"session.provider": "gemini", "session.url": f"ws://127.0.0.1:{port}/ws"})
-    secrets = SecretStore(backend=_MemoryKeyring())
+    secrets = SecretStore(backend=MemoryKeyring())
     secrets.set("gemini", "AIzaTest0123456789abcdefghij")
     return Core(store, secrets)
 

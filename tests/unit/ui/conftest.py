@@ -12,6 +12,7 @@ from app.audio.telemetry import AudioTelemetry, EngineState
 from app.metrics.latency import LatencyMeter
 from app.secrets import SecretStore
 from app.settings.store import SettingsStore
+from tests.helpers.memory_keyring import MemoryKeyring
 
 
 def telemetry_snapshot(**changes: object) -> AudioTelemetry:
@@ -32,24 +33,6 @@ def telemetry_snapshot(**changes: object) -> AudioTelemetry:
     )
     values.update(changes)
     return AudioTelemetry(**values)  # type: ignore[arg-type]
-
-
-class MemoryKeyring:
-    """A keyring backend in memory with the priority of a secure one (edge fake for tests)."""
-
-    priority = 5
-
-    def __init__(self) -> None:
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, user: str) -> str | None:
-        return self.store.get((service, user))
-
-    def set_password(self, service: str, user: str, value: str) -> None:
-        self.store[(service, user)] = value
-
-    def delete_password(self, service: str, user: str) -> None:
-        self.store.pop((service, user), None)
 
 
 @dataclass
