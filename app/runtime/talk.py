@@ -197,7 +197,11 @@ def run(args: argparse.Namespace) -> int:
     core.subscribe(talk)
     started = time.monotonic()
     try:
-        core.start()
+        try:
+            core.start()
+        except Exception as exc:  # e.g. the local engine could not start: say so, no traceback
+            print(f"voxdesk talk: could not start: {exc}", file=sys.stderr)
+            return EXIT_UNREACHABLE
         code = talk.wait_connected(min(args.timeout, 30.0))
         if code is None:
             if args.text is not None:
