@@ -34,6 +34,7 @@ from app.events import (
     NoticeCategory,
     SessionStateChanged,
 )
+from app.runtime.commands import Reconnect
 from ui.bridge import Bridge
 from ui.notices import NoticePresenter
 from ui.telemetry import read_levels
@@ -269,6 +270,9 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_banner_action_requested(self, action: str) -> None:
+        if action == "reconnect":
+            self.bridge.post(Reconnect())
+            return
         pages = {"open_keys": "keys", "open_audio_settings": "audio"}
         notice_page = ""
         if action == "open_settings":

@@ -1,13 +1,13 @@
-"""The session driver: an asyncio loop in the ``session-loop`` thread that owns the connection.
+"""The session driver: an asyncio loop in the ``session-loop`` thread that supervises connections.
 
-Per connection one reader and one writer task; reconnects with jittered exponential backoff;
-failures classified once (``app.session.errors``); the session renewed in advance of the
-provider's limit (OpenAI's 60 minutes, Gemini's ``goAway``), with the kept context replayed as
-text unless the provider resumes the conversation itself (Gemini session resumption). The wire
-protocol is the provider codec's (``app.session.protocol.base.codec_for``). What a conversation does
-with events and commands lives in ``app.session.conversation``; this module only moves frames.
-Commands arrive through ``submit`` from any thread; microphone audio goes to a bounded inbox
-(oldest dropped, counted) that the writer drains only when no control frame is waiting.
+Reconnects with jittered exponential backoff; failures classified once (``app.session.errors``);
+the session renewed in advance of the provider's limit (OpenAI's 60 minutes, Gemini's
+``goAway``). One connection (connect, handshake, reader and writer) is
+``app.session.connection``; what a conversation does with events and commands lives in
+``app.session.conversation``. Commands arrive through ``submit`` from any thread; microphone
+audio goes to a bounded inbox (oldest dropped, counted) that the writer drains only when no
+control frame is waiting. If the loop itself crashes, observers are told FAILED with a notice
+offering to reconnect.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-import json
 import logging
 import random
 import threading
@@ -23,14 +22,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import websockets
-import websockets.exceptions as wsx
-from websockets.asyncio.client import ClientConnection
-
 from app.events import AssistantState, ConnectionChanged, ConnectionState, Observer
 from app.ports import PlaybackSink
 from app.runtime import commands as cmd
-from app.session import messages as m
 from app.session.collaborators import (
     ContextLike,
     MemoryLike,
@@ -41,12 +35,12 @@ from app.session.collaborators import (
     TranscriptLike,
 )
 from app.session.config import SessionConfig, TurnMode
-from app.session.conversation import ConnectionEnded, Conversation, fatal_or_none
-from app.session.errors import ErrorCategory, Failure, classify_exception
+from app.session.connection import Connection, Endpoint, configure_command, read_memory_block
+from app.session.conversation import Conversation
+from app.session.errors import ErrorCategory, Failure, redact
 from app.session.outbox import Outbox
 from app.session.protocol.base import Codec, codec_for
 from app.session.statemachine import Ev, State, public_state
-from app.session.uplink import UplinkBatch
 
 __all__ = [
     "ContextLike",
@@ -61,9 +55,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("app.session")
-
-# A connection the server is ending is closed this long before its announced end.
-_ABORT_MARGIN_S = 3.0
 
 
 def backoff_delay(attempt: int, config: SessionConfig, retry_after: float | None = None) -> float:
@@ -127,15 +118,14 @@ class SessionDriver:
             clock,
         )
         self.conversation.truncates = self._codec.truncates
-        self._renew_due = False
-        self._abort_at: float | None = None
+        self._link: Connection | None = None
+        self._reconfiguring: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._stopping = False
         self._stop_event: asyncio.Event | None = None
         self._wake: asyncio.Event | None = None
-        self._ws: ClientConnection | None = None
         self._tool_schemas: tuple[dict[str, object], ...] = ()
         self._connected_at = 0.0
         self._connecting: asyncio.Task[Any] | None = None
@@ -223,8 +213,9 @@ class SessionDriver:
         self._ready.set()
         try:
             loop.run_until_complete(self._main())
-        except Exception:
+        except (Exception, asyncio.CancelledError) as exc:
             log.exception("session loop crashed")
+            self._publish_crash(exc)
         finally:
             try:
                 loop.run_until_complete(loop.shutdown_asyncgens())
@@ -240,9 +231,25 @@ class SessionDriver:
         try:
             await self._supervise()
         finally:
+            if self._reconfiguring is not None:
+                self._reconfiguring.cancel()
+                await asyncio.gather(self._reconfiguring, return_exceptions=True)
             aclose = getattr(runner, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+    def _publish_crash(self, exc: BaseException) -> None:
+        """The loop died: nothing will change the state again, so observers must hear FAILED."""
+        if self._stopping:
+            return
+        failure = Failure(ErrorCategory.INTERNAL, redact(f"{type(exc).__name__}: {exc}"))
+        conv = self.conversation
+        conv.failure = failure
+        try:
+            conv.dispatch(Ev.PERMANENT_FAILURE, failure.detail)
+        except Exception:
+            log.exception("could not wind the conversation down after the crash")
+        self._connection(ConnectionState.FAILED, failure.detail)
 
     def _on_tool_done(self, result: ToolResultLike) -> None:
         self.conversation.on_tool_done(result)
@@ -316,223 +323,30 @@ class SessionDriver:
             self._connecting = None
 
     async def _connect_and_run(self) -> Failure | None:
-        config = self._config
-        try:
-            secret = await self._read_secret()
-        except Exception as exc:
-            log.warning("could not read the API key: %s", type(exc).__name__)
-            return Failure(ErrorCategory.AUTHENTICATION, "could not read the API key")
-        try:
-            async with asyncio.timeout(config.connect_timeout_s):
-                ws = await websockets.connect(
-                    self._codec.url(config),
-                    additional_headers=self._codec.headers(config, secret),
-                    max_size=2 * config.max_frame_bytes,
-                    ping_interval=config.ping_interval_s,
-                    ping_timeout=config.ping_timeout_s,
-                    close_timeout=config.close_timeout_s,
-                    open_timeout=None,
-                    user_agent_header="VoxDesk",
-                )
-        except Exception as exc:
-            return classify_exception(exc)
-        try:
-            return await self._run_connection(ws)
-        finally:
-            self._ws = None
-            self._outbox.connected = False
-            self._outbox.frames.clear()
-            try:
-                await asyncio.wait_for(asyncio.shield(ws.close()), config.close_timeout_s + 1.0)
-            except Exception:
-                log.debug("close handshake did not finish")
-
-    async def _read_secret(self) -> str | None:
-        """Return ``auth()`` computed on a daemon thread, so the loop stays free meanwhile.
-
-        A keyring read goes over D-Bus and may wait for an unlock prompt; ``stop`` must still
-        cancel the connect attempt at once.
-        """
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[str | None] = loop.create_future()
-
-        def deliver(value: str | None, error: BaseException | None) -> None:
-            if future.done():
-                return  # the connect attempt was cancelled meanwhile
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(value)
-
-        def read() -> None:
-            value: str | None = None
-            error: BaseException | None = None
-            try:
-                value = self._auth()
-            except Exception as exc:
-                error = exc
-            try:
-                loop.call_soon_threadsafe(deliver, value, error)
-            except RuntimeError:
-                pass  # the loop closed while the keyring was answering
-
-        threading.Thread(target=read, name="session-secret", daemon=True).start()
-        return await future
-
-    async def _run_connection(self, ws: ClientConnection) -> Failure | None:
-        codec = self._codec
-        configure = self._configure_command()
-        resumed = codec.resumes
-        seed = [] if resumed else self._kept_context()
-        try:
-            for payload in codec.handshake(configure, seed):
-                await ws.send(json.dumps(payload, separators=(",", ":")))
-            async with asyncio.timeout(self._config.connect_timeout_s):
-                started = False
-                while not started:
-                    for event in codec.decode_all(await ws.recv()):
-                        if isinstance(event, m.SessionStarted):
-                            started = True
-                        elif isinstance(event, m.ServerError):
-                            return fatal_or_none(event) or Failure(
-                                ErrorCategory.SERVER, event.message[:200]
-                            )
-        except Exception as exc:
-            return self._classify(exc)
-        self._ws = ws
-        self._connecting = None
-        self._outbox.frames.clear()
-        self._outbox.connected = True
-        self._connected_at = self._clock()
-        self._renew_due = False
-        self._abort_at = None
-        conv = self.conversation
-        conv.renew = False
-        conv.sent_audio.reset(self._config.input_rate())
-        if not resumed and self._context is not None:
-            self._context.reset()  # the new server conversation holds only the seed
-        for payload in codec.after_start(configure, seed):
-            self._outbox.send_payload(payload)
-        conv.dispatch(Ev.CONNECTED, "session created")
-        self._connection(ConnectionState.CONNECTED)
-        reader = asyncio.create_task(self._reader(ws), name="session-reader")
-        writer = asyncio.create_task(self._writer(ws), name="session-writer")
-        done, pending = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        errors = [task.exception() for task in done]  # retrieve every one
-        for error in errors:
-            if isinstance(error, ConnectionEnded):
-                return error.failure
-        for error in errors:
-            if error is not None:
-                return classify_exception(error)
-        return None
-
-    def _kept_context(self) -> list[dict[str, Any]]:
-        """The kept turns as GA ``conversation.item.create`` payloads (the context is unchanged)."""
-        if self._context is None:
-            return []
-        items = self._context.replay_items()
-        return [p for p in items if p.get("type") == "conversation.item.create"]
-
-    def _classify(self, exc: BaseException) -> Failure:
-        if isinstance(exc, wsx.ConnectionClosed) and exc.rcvd is not None:
-            return self._codec.close_failure(exc.rcvd.code, exc.rcvd.reason)
-        return classify_exception(exc)
-
-    def _configure_command(self) -> m.ConfigureSession:
-        instructions = self._config.instructions
-        if self._memory is not None:
-            block = self._memory.instructions_block()
-            if block:
-                instructions = f"{instructions}\n\n{block}"
-        return m.ConfigureSession(self._config, self._tool_schemas, instructions)
-
-    # ------------------------------------------------------------------ reader / writer
-
-    async def _reader(self, ws: ClientConnection) -> None:
-        async for frame in ws:
-            for event in self._codec.decode_all(frame):
-                if isinstance(event, m.SessionEnding):
-                    self._on_session_ending(event)
-                else:
-                    self.conversation.on_server_event(event)
-        raise ConnectionEnded(self._codec.close_failure(ws.close_code, ws.close_reason or ""))
-
-    def _on_session_ending(self, event: m.SessionEnding) -> None:
-        """The server closes this connection soon: renew when idle, or just before the end."""
-        left = event.time_left_s if event.time_left_s is not None else 30.0
-        log.info("the server ends this connection in %.1f s; renewing", left)
-        self._renew_due = True
-        self._abort_at = self._clock() + max(0.0, left - _ABORT_MARGIN_S)
-        self._outbox.wake()
-
-    async def _writer(self, ws: ClientConnection) -> None:
         assert self._wake is not None
-        conv = self.conversation
-        while not self._stopping:
-            if self._outbox.frames:
-                frame, batch = self._outbox.frames.popleft()
-                await ws.send(frame)
-                if batch is not None:
-                    self._audio_sent(batch)
-                continue
-            if conv.uplink:
-                batch = conv.uplink.take(conv.batch_limit())
-                if batch is not None:
-                    for payload in self._codec.payloads(m.AppendAudio(batch.pcm)):
-                        await ws.send(json.dumps(payload, separators=(",", ":")))
-                        self.sent[self._codec.event_type(payload)] += 1
-                    self._audio_sent(batch)
-                continue
-            self._check_deadlines()
-            if conv.renew:
-                conv.renew = False
-                raise ConnectionEnded(None)
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=0.25)
-            except TimeoutError:
-                pass
+        endpoint = Endpoint(
+            codec=self._codec,
+            outbox=self._outbox,
+            conversation=self.conversation,
+            auth=self._auth,
+            memory=self._memory,
+            context=self._context,
+            tool_schemas=lambda: self._tool_schemas,
+            wake=self._wake,
+            stopping=lambda: self._stopping,
+            clock=self._clock,
+        )
+        link = self._link = Connection(self._config, endpoint, self._connection_started)
+        try:
+            return await link.run()
+        finally:
+            self._link = None
 
-    def _audio_sent(self, batch: UplinkBatch) -> None:
-        now = self._clock()
-        conv = self.conversation
-        conv.sent_audio.record(batch, now)
-        for chunk in batch.chunks:
-            if chunk.mark_turn is not None:
-                conv.marks.mark("uplink_sent", now, chunk.mark_turn)
-
-    def _check_deadlines(self) -> None:
-        now = self._clock()
-        conv = self.conversation
-        sent = conv.create_sent_at
-        if sent is not None and now - sent > self._config.response_timeout_s:
-            conv.create_sent_at = None
-            raise ConnectionEnded(
-                Failure(ErrorCategory.SERVER, "the server did not answer response.create")
-            )
-        # A provider without a cancel finishes the cut-off response at its own pace.
-        done_limit = self._config.response_timeout_s * (1 if self._codec.cancels else 8)
-        if conv.done_due and now - min(conv.done_due.values()) > done_limit:
-            # The server still holds the cut-off response: only a new connection frees the turn.
-            conv.done_due.clear()
-            raise ConnectionEnded(
-                Failure(ErrorCategory.SERVER, "the server did not finish a cancelled response")
-            )
-        if self._connected_at and now - self._connected_at > self._config.renew_after_s:
-            if conv.fsm is State.LISTENING:
-                conv.dispatch(Ev.RENEW, "session age limit ahead")
-        if self._renew_due and conv.fsm is State.LISTENING:
-            self._renew_due = False
-            conv.dispatch(Ev.RENEW, "new connection due (settings or server going away)")
-        elif self._abort_at is not None and now >= self._abort_at:
-            self._abort_at = None
-            raise ConnectionEnded(
-                Failure(ErrorCategory.CONNECTIVITY, "the server is ending this connection")
-            )
+    def _connection_started(self) -> None:
+        self._connecting = None  # from now on a stop ends the writer instead of cancelling
+        assert self._link is not None
+        self._connected_at = self._link.connected_at
+        self._connection(ConnectionState.CONNECTED)
 
     def _response_requested(self) -> None:
         self.conversation.create_sent_at = self._clock()
@@ -559,11 +373,23 @@ class SessionDriver:
         conv.config = config
         conv.turns.reconfigure(config)
         conv.uplink.capacity = max(1, config.uplink_queue_chunks)
+        link = self._link
+        if link is not None:
+            link.config = config
         if self._codec.configure_in_band:
-            self._outbox.send(self._configure_command())
-        else:
-            self._renew_due = True  # applied by the next connection's setup, when idle
+            # Only the newest settings matter: an older update still reading the facts is dropped.
+            if self._reconfiguring is not None:
+                self._reconfiguring.cancel()
+            self._reconfiguring = asyncio.get_running_loop().create_task(
+                self._send_configuration(config), name="session-reconfigure"
+            )
+        elif link is not None:
+            link.renew_due = True  # applied by the next connection's setup, when idle
             self._outbox.wake()
+
+    async def _send_configuration(self, config: SessionConfig) -> None:
+        block = await read_memory_block(self._memory)
+        self._outbox.send(configure_command(config, self._tool_schemas, block))
 
     def _emit(self, event: object) -> None:
         try:

@@ -27,6 +27,7 @@ class ErrorCategory(enum.Enum):
     INVALID_REQUEST = "invalid_request"
     QUOTA = "quota"
     DEVICE = "device"
+    INTERNAL = "internal"  # a bug in VoxDesk stopped the session
 
     @property
     def is_permanent(self) -> bool:
@@ -41,6 +42,7 @@ _PERMANENT = frozenset(
         ErrorCategory.INVALID_REQUEST,
         ErrorCategory.QUOTA,
         ErrorCategory.DEVICE,
+        ErrorCategory.INTERNAL,
     }
 )
 
@@ -156,6 +158,7 @@ _NOTICE_CATEGORY = {
     ErrorCategory.INVALID_REQUEST: NoticeCategory.INVALID_REQUEST,
     ErrorCategory.QUOTA: NoticeCategory.QUOTA,
     ErrorCategory.DEVICE: NoticeCategory.AUDIO_DEVICE,
+    ErrorCategory.INTERNAL: NoticeCategory.GENERAL,
 }
 
 _ADVICE = {
@@ -167,16 +170,24 @@ _ADVICE = {
     ErrorCategory.INVALID_REQUEST: "The voice service rejected the settings (model or address).",
     ErrorCategory.QUOTA: "Out of quota. Check billing, or switch to the local engine.",
     ErrorCategory.DEVICE: "The audio device failed. Pick another device in Settings.",
+    ErrorCategory.INTERNAL: "The voice session stopped on an internal error; reconnect to go on.",
 }
 
 
 def notice_for(failure: Failure, provider: str) -> UserNotice:
-    """Return the user notice for ``failure`` (an ERROR with an action when permanent)."""
+    """Return the user notice for ``failure`` (an ERROR with an action when permanent).
+
+    The action is ``"reconnect"`` after an internal error (a new session may work), else
+    ``"open_settings"`` (the user must change something first).
+    """
     permanent = failure.category.is_permanent
+    action = "open_settings" if permanent else None
+    if failure.category is ErrorCategory.INTERNAL:
+        action = "reconnect"
     text = f"{provider}: {_ADVICE[failure.category]} ({failure.detail})"
     return UserNotice(
         level=NoticeLevel.ERROR if permanent else NoticeLevel.WARNING,
         category=_NOTICE_CATEGORY[failure.category],
         text=text,
-        action="open_settings" if permanent else None,
+        action=action,
     )

@@ -80,6 +80,7 @@ class Act(enum.Enum):
     CANCEL_TOOLS = "cancel_tools"
     ABANDON_PENDING_RESPONSE = "abandon_pending_response"  # cancel a requested one when it appears
     CLEAR_INPUT = "clear_input"
+    DROP_USER_SPEECH = "drop_user_speech"  # a typed turn wins: clear the speech, stop its uplink
     END_USER_TURN = "end_user_turn"  # commit (+ create) as the turn mode says
     DISCARD_TURN = "discard_turn"  # clear the input and tell the user the turn was too short
     SEND_TEXT = "send_text"
@@ -108,6 +109,8 @@ _TEXT = (A.SEND_TEXT, A.CREATE_RESPONSE)
 
 _SPECIFIC: dict[tuple[State, Ev], Row] = {
     (S.DISCONNECTED, E.START): (S.CONNECTING, (A.OPEN_CONNECTION,)),
+    # the driver's loop failed before it connected
+    (S.DISCONNECTED, E.PERMANENT_FAILURE): (S.FAILED, (A.NOTIFY_FAILURE,)),
     (S.FAILED, E.START): (S.CONNECTING, (A.OPEN_CONNECTION,)),
     (S.FAILED, E.STOP): (S.DISCONNECTED, ()),
     (S.CONNECTING, E.CONNECTED): (S.LISTENING, ()),
@@ -124,7 +127,9 @@ _SPECIFIC: dict[tuple[State, Ev], Row] = {
     (S.USER_SPEAKING, E.SPEECH_STOPPED): (S.THINKING, (A.END_USER_TURN,)),
     (S.USER_SPEAKING, E.PTT_RELEASED): (S.THINKING, (A.END_USER_TURN,)),
     (S.USER_SPEAKING, E.PTT_TOO_SHORT): (S.LISTENING, (A.DISCARD_TURN,)),
-    (S.USER_SPEAKING, E.TEXT_TURN): (S.THINKING, _TEXT),
+    # The typed turn is the user's explicit one; the unfinished speech (often keyboard noise the
+    # VAD took for speech) is cleared, or it would open the next voice turn.
+    (S.USER_SPEAKING, E.TEXT_TURN): (S.THINKING, (A.DROP_USER_SPEECH, *_TEXT)),
     (S.USER_SPEAKING, E.RESPONSE_CREATED): (S.INTERRUPTING, (A.CANCEL_RESPONSE,)),
     # thinking (no response yet)
     (S.THINKING, E.RESPONSE_CREATED): (S.RESPONDING, ()),
@@ -204,7 +209,7 @@ _SPECIFIC: dict[tuple[State, Ev], Row] = {
     (S.INTERRUPTING, E.SPEECH_STOPPED): (S.INTERRUPTED_TURN_ENDED, (A.END_USER_TURN,)),
     (S.INTERRUPTING, E.PTT_RELEASED): (S.INTERRUPTED_TURN_ENDED, (A.END_USER_TURN,)),
     (S.INTERRUPTING, E.PTT_TOO_SHORT): (S.CANCELLING, (A.DISCARD_TURN,)),
-    (S.INTERRUPTING, E.TEXT_TURN): (S.INTERRUPTED_TURN_ENDED, _TEXT),
+    (S.INTERRUPTING, E.TEXT_TURN): (S.INTERRUPTED_TURN_ENDED, (A.DROP_USER_SPEECH, *_TEXT)),
     # cancelling: nobody talks, the cancelled response's done is still due
     (S.CANCELLING, E.RESPONSE_DONE): (S.LISTENING, ()),
     (S.CANCELLING, E.RESPONSE_DONE_WITH_TOOLS): (S.LISTENING, ()),
@@ -274,7 +279,7 @@ TRANSITIONS: dict[tuple[State, Ev], Row] = _expand()
 
 _IGNORED_BY_STATE: dict[State, str] = {
     S.DISCONNECTED: (
-        "connected connection_lost permanent_failure retry_due renew stop "
+        "connected connection_lost retry_due renew stop "
         "vad_speech_started server_speech_started interruption_confirmed speech_stopped "
         "ptt_pressed ptt_released ptt_too_short interrupt text_turn response_created "
         "audio_received response_done response_done_with_tools tools_done "

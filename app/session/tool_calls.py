@@ -11,6 +11,13 @@ output is sent), the others are marked stale. Outputs of dead calls are sent as 
 so the conversation records them, but no response is ever created for them: they are never
 spoken.
 
+When the connection ends, every unanswered call belongs to a server conversation that is gone:
+the next connection's conversation does not know its call item (tool items are never replayed),
+so an output sent there is an error. Such calls are cancelled when interruptible, marked stale
+otherwise, and their results are recorded (``dropped``, the runner's ``ToolCallUpdated``) but
+never sent. This holds for a resumed Gemini session too: its answer would be spoken in a turn the
+user already left.
+
 Thread: the session loop thread only.
 """
 
@@ -40,8 +47,12 @@ class ToolCalls:
         self._response_of: dict[str, str] = {}
         self._live: set[str] = set()
         self._held: list[m.AddFunctionOutput] = []
+        self._unanswered: set[str] = set()
+        self._gone: set[str] = set()
         self.started: list[str] = []
         """Call ids started this session, in order (for tests and logs)."""
+        self.dropped: list[str] = []
+        """Calls whose result came after their connection ended: recorded, never sent."""
 
     def start(self, response_id: str, call_id: str, name: str, arguments: str) -> None:
         """Start a completed call of ``response_id`` (ignored when already started)."""
@@ -53,6 +64,7 @@ class ToolCalls:
             self._held.append(m.AddFunctionOutput(call_id, NO_TOOLS_OUTPUT))
             return
         self._live.add(call_id)
+        self._unanswered.add(call_id)
         log.info("tool call %s (%s) started", call_id, name)
         self.runner.start(call_id, name, arguments)
 
@@ -62,6 +74,15 @@ class ToolCalls:
 
     def on_result(self, result: ToolResultLike) -> bool:
         """Route one finished call; True when its output is held for the follow-up response."""
+        self._unanswered.discard(result.call_id)
+        if result.call_id in self._gone:
+            self._gone.discard(result.call_id)
+            self.dropped.append(result.call_id)
+            log.info(
+                "tool call %s ended after its connection closed: recorded, not sent",
+                result.call_id,
+            )
+            return False
         live = result.call_id in self._live and not result.stale
         self._live.discard(result.call_id)
         output = m.AddFunctionOutput(result.call_id, result.output)
@@ -113,6 +134,21 @@ class ToolCalls:
         if self.runner is not None and withdrawn:
             self.runner.mark_stale([c for c in self.runner.running() if c in withdrawn])
         log.info("tool calls %s withdrawn by the provider", list(call_ids))
+
+    def connection_ended(self) -> None:
+        """The connection closed: no unanswered call can be answered on any later one."""
+        self._held.clear()
+        self._live.clear()
+        gone, self._unanswered = self._unanswered, set()
+        self._gone |= gone
+        if self.runner is None or not gone:
+            return
+        running = [c for c in self.runner.running() if c in gone]
+        self.runner.mark_stale(running)
+        cancelled = self.runner.cancel_interruptible()
+        log.info(
+            "connection closed: tool calls %s cancelled, %s left to finish", cancelled, running
+        )
 
     def reset(self) -> None:
         """The connection is gone: nothing held can be sent; running calls become dead."""

@@ -252,6 +252,11 @@ class TurnActions:
         self.uplink.clear()
         self.send(m.ClearInput())
 
+    def _act_drop_user_speech(self) -> None:
+        self.turns.drop_speech()
+        self.await_first_chunk = False
+        self._act_clear_input()
+
     def _act_end_user_turn(self) -> None:
         end = self.turns.turn_end()
         if not self.config.uses_server_vad():

@@ -115,6 +115,16 @@ class TurnTaker(Generic[Pcm]):
         self._local_speech = False
         return Ev.SPEECH_STOPPED
 
+    def drop_speech(self) -> None:
+        """A typed turn replaced the speech in progress: none of its remaining audio is sent.
+
+        The local VAD's uplink gate closes until its next speech start; a held push-to-talk key
+        counts as released (its release then ends nothing).
+        """
+        self._held = False
+        self._local_speech = False
+        self._turn_bytes = 0
+
     def server_speech_started(self) -> Ev | None:
         """The provider's VAD heard speech (ignored unless the provider detects turns)."""
         if not self._config.uses_server_vad():

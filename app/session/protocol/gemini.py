@@ -20,112 +20,44 @@ dropped, never raised. Thread: the session loop thread only.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import itertools
 import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Mapping
-from typing import Any, assert_never
+from typing import Any
 
 from app.session import messages as m
 from app.session.config import SessionConfig
 from app.session.errors import ErrorCategory, Failure, classify_close, redact
+from app.session.protocol.gemini_encode import GeminiEncoder
+from app.session.protocol.gemini_fields import (
+    IGNORED_KEYS,
+    MalformedFrame,
+    parse_duration,
+)
+from app.session.protocol.gemini_fields import audio_rate as _audio_rate
+from app.session.protocol.gemini_fields import field as _field
+from app.session.protocol.gemini_fields import flag as _flag
+from app.session.protocol.gemini_fields import obj as _obj
+from app.session.protocol.gemini_fields import objects as _list
+from app.session.protocol.gemini_fields import pcm as _pcm
+from app.session.protocol.gemini_fields import string as _str
 from app.session.protocol.gemini_setup import (
     GEMINI_OUTPUT_RATE,
     gemini_headers,
     gemini_url,
-    is_gemini_3,
     manual_activity,
     setup_message,
 )
 
 log = logging.getLogger("app.session.protocol")
 
-MAX_AUDIO_BYTES = 4 * 1024 * 1024
-MAX_TEXT_CHARS = 1_000_000
-IGNORED_KEYS = frozenset({"usageMetadata", "voiceActivity", "voiceActivityDetectionSignal"})
 _GOOGLE_KEY = re.compile(r"AIza[0-9A-Za-z_\-]{10,}")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 _AUTH_STATUSES = {"401", "403", "UNAUTHENTICATED", "PERMISSION_DENIED"}
 
 
-class MalformedFrame(ValueError):
-    """A server frame that cannot be trusted (the reason is safe to log)."""
-
-
-def _field(data: Mapping[str, object], camel: str) -> object:
-    """The value under ``camel`` or its snake_case proto name (both are valid JSON keys)."""
-    if camel in data:
-        return data[camel]
-    return data.get(re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower())
-
-
-def _obj(data: Mapping[str, object], key: str) -> dict[str, object] | None:
-    value = _field(data, key)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise MalformedFrame(f"{key} is not an object")
-    return value
-
-
-def _str(data: Mapping[str, object], key: str) -> str | None:
-    value = _field(data, key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise MalformedFrame(f"{key} is not a string")
-    if len(value) > MAX_TEXT_CHARS:
-        raise MalformedFrame(f"{key} is absurdly long")
-    return value
-
-
-def _flag(data: Mapping[str, object], key: str) -> bool:
-    value = _field(data, key)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise MalformedFrame(f"{key} is not a boolean")
-    return value
-
-
-def _list(data: Mapping[str, object], key: str) -> list[dict[str, object]]:
-    value = _field(data, key)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise MalformedFrame(f"{key} is not a list of objects")
-    return value
-
-
-def _pcm(text: str) -> bytes:
-    if len(text) > MAX_AUDIO_BYTES * 4 // 3 + 4:
-        raise MalformedFrame("audio part is absurdly large")
-    try:
-        pcm = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise MalformedFrame("audio part is not valid base64") from exc
-    if len(pcm) % 2:
-        raise MalformedFrame("audio part has an odd byte count")
-    return pcm
-
-
-def parse_duration(value: object) -> float | None:
-    """Seconds in a protobuf JSON ``Duration`` (``"50s"``, ``"1.5s"``), or ``None``."""
-    if isinstance(value, str) and (match := _DURATION.match(value)):
-        return float(match.group(1))
-    return None
-
-
-def _audio_rate(mime: str | None) -> int:
-    match = re.search(r"rate=(\d+)", mime or "")
-    return int(match.group(1)) if match else GEMINI_OUTPUT_RATE
-
-
-class GeminiCodec:
+class GeminiCodec(GeminiEncoder):
     """Stateful translator between Gemini Live frames and the typed session messages.
 
     Args:
@@ -451,76 +383,3 @@ class GeminiCodec:
             events.append(m.FunctionArgumentsDone(rid, item, call_id, name, arguments))
             calls.append(m.FunctionCall(item, call_id, name, arguments))
         self._finish(events, "completed", None, tuple(calls))
-
-    # ------------------------------------------------------------------ encoding
-
-    def payloads(self, command: m.ClientCommand) -> list[dict[str, Any]]:
-        """Return the client frames for ``command`` (often none: Gemini has no such message)."""
-        match command:
-            case m.ConfigureSession():
-                return []  # applied by the next connection's setup (the driver renews)
-            case m.AppendAudio(pcm=pcm):
-                frames: list[dict[str, Any]] = []
-                if manual_activity(self._config) and not self._activity_open:
-                    self._activity_open = True
-                    self._client_cut = self._client_cut or self._rid is not None
-                    frames.append({"realtimeInput": {"activityStart": {}}})
-                data = base64.b64encode(pcm).decode("ascii")
-                mime = f"audio/pcm;rate={self._config.input_rate()}"
-                frames.append({"realtimeInput": {"audio": {"data": data, "mimeType": mime}}})
-                return frames
-            case m.CommitInput():
-                if not self._activity_open:
-                    return []
-                self._activity_open = False
-                return [{"realtimeInput": {"activityEnd": {}}}]
-            case m.CreateResponse():
-                self._awaiting = True
-                return []
-            case m.ClearInput() | m.CancelResponse() | m.TruncateItem() | m.DeleteItem():
-                return []
-            case m.AddMessage(role=role, text=text):
-                return self._message(role, text)
-            case m.AddFunctionOutput(call_id=call_id, output=output):
-                return self._tool_response(call_id, output)
-            case _:  # pragma: no cover - exhaustiveness for the type checker
-                assert_never(command)
-
-    def _message(self, role: str, text: str) -> list[dict[str, Any]]:
-        gemini_3 = is_gemini_3(self._config.model)
-        if role == "user" and gemini_3:
-            return [{"realtimeInput": {"text": text}}]
-        if gemini_3:
-            # 3.x closes the connection (1007) on mid-session clientContent.
-            log.info("a %s note cannot reach a Gemini 3 session; dropped", role)
-            return []
-        self._client_cut = self._client_cut or self._rid is not None
-        wire_role = "model" if role == "assistant" else "user"
-        turn = {"role": wire_role, "parts": [{"text": text}]}
-        return [{"clientContent": {"turns": [turn], "turnComplete": role == "user"}}]
-
-    def _tool_response(self, call_id: str, output: str) -> list[dict[str, Any]]:
-        if call_id in self._cancelled:
-            return []  # the server withdrew the call; a late answer has no place to go
-        self._open_calls.discard(call_id)
-        try:
-            value: object = json.loads(output)
-        except ValueError:
-            value = output
-        if isinstance(value, dict) and value.get("status") in ("error", "cancelled"):
-            response: dict[str, Any] = {"error": value}
-        else:
-            response = {"output": value}
-        reply: dict[str, Any] = {"id": call_id, "response": response}
-        if call_id in self._call_names:
-            reply["name"] = self._call_names[call_id]
-        return [{"toolResponse": {"functionResponses": [reply]}}]
-
-    @staticmethod
-    def event_type(payload: Mapping[str, Any]) -> str:
-        """A short label for counting sent frames (``realtimeInput.audio``, ``toolResponse``…)."""
-        key = next(iter(payload), "")
-        inner = payload.get(key)
-        if key == "realtimeInput" and isinstance(inner, dict) and inner:
-            return f"{key}.{next(iter(inner))}"
-        return key

@@ -66,3 +66,17 @@ def test_an_info_notice_of_the_same_category_clears_the_banner(core, qtbot, wind
     assert window.banner.isVisible()
     core.publish(UserNotice(NoticeLevel.INFO, NoticeCategory.AUDIO_DEVICE, "Audio is back."))
     qtbot.waitUntil(lambda: not window.banner.isVisible(), timeout=2000)
+
+
+def test_a_reconnect_banner_posts_reconnect_to_the_core(core, qtbot, window):
+    from app.runtime.commands import Reconnect
+
+    crashed = UserNotice(
+        NoticeLevel.ERROR, NoticeCategory.GENERAL, "The session stopped unexpectedly.", "reconnect"
+    )
+    core.publish(crashed)
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=2000)
+    assert window.banner.action_button.text() == "Reconnect"
+    qtbot.mouseClick(window.banner.action_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any(isinstance(c, Reconnect) for c in core.commands), timeout=2000)
+    assert not window.banner.isVisible()
