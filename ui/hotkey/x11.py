@@ -95,7 +95,10 @@ class PynputBackend:
         """Stop the listener (its thread ends with the next X event; it is a daemon)."""
         listener, self._listener = self._listener, None
         if listener is not None:
-            listener.stop()
+            try:
+                listener.stop()
+            except Exception as exc:  # the X server already went away (logout, Xvfb killed)
+                log.info("the X11 key listener stopped with the display gone: %s", exc)
         with self._lock:
             self._held_mods.clear()
             self._down.clear()
