@@ -63,6 +63,19 @@ class StreamBackend(Protocol):
     def rescan(self) -> None:
         """Re-discover devices (after a sound-server restart or hot-plug); no stream is open."""
 
+    def start_output(self) -> bool:
+        """Start the on-demand output stream (bumping ``output_run``); False if not possible."""
+
+    def abort_output(self) -> int | None:
+        """Abort the on-demand output at once (queued device audio is dropped).
+
+        Returns:
+            The run that was aborted, or None when the output was not running.
+        """
+
+    def output_running(self) -> bool:
+        """True while the output stream runs (always, unless ``output_on_demand``)."""
+
 
 class SoundDeviceBackend:
     """The real stream: one full-duplex ``sd.Stream`` (fixed block), or two when devices differ."""
@@ -70,6 +83,9 @@ class SoundDeviceBackend:
     def __init__(self) -> None:
         self._streams: list[Any] = []
         self._finished = threading.Event()
+        self._out: Any = None  # the on-demand output stream, if any
+        self._callback: DuplexCallback | None = None
+        self._lock = threading.Lock()  # orders output start/abort against open/close
 
     def open(self, config: AudioConfig, callback: DuplexCallback) -> StreamInfo:
         """Open and start the stream(s) (see ``StreamBackend.open``)."""
@@ -86,33 +102,50 @@ class SoundDeviceBackend:
             "latency": config.latency_s,
             "finished_callback": self._finished.set,
         }
-        if not config.split_streams:
-            stream = sd.Stream(
-                device=(mic.index, spk.index), channels=(1, 1), callback=callback, **common
-            )
-            self._streams = [stream]
-            latency = stream.latency
-            in_lat, out_lat = float(latency[0]), float(latency[1])
-        else:
-            out_stream = sd.OutputStream(
-                device=spk.index, channels=1, callback=callback.on_output, **common
-            )
-            in_stream = sd.InputStream(
-                device=mic.index, channels=1, callback=callback.on_input, **common
-            )
-            self._streams = [out_stream, in_stream]
-            in_lat, out_lat = float(in_stream.latency), float(out_stream.latency)
-        try:
-            for stream in self._streams:
-                stream.start()
-        except Exception:
-            self.close()
-            raise
+        with self._lock:
+            self._callback = callback
+            if not config.split_streams:
+                stream = sd.Stream(
+                    device=(mic.index, spk.index), channels=(1, 1), callback=callback, **common
+                )
+                self._streams = [stream]
+                latency = stream.latency
+                in_lat, out_lat = float(latency[0]), float(latency[1])
+            else:
+                on_demand = config.output_on_demand
+                out_stream = sd.OutputStream(
+                    device=spk.index,
+                    channels=1,
+                    callback=callback.on_output,
+                    # On demand: the first buffer holds the queued audio, not silence; an abort
+                    # "finishes" the stream, which is no failure.
+                    prime_output_buffers_using_stream_callback=on_demand,
+                    **{**common, "finished_callback": None if on_demand else self._finished.set},
+                )
+                in_stream = sd.InputStream(
+                    device=mic.index, channels=1, callback=callback.on_input, **common
+                )
+                self._streams = [in_stream] if on_demand else [out_stream, in_stream]
+                self._out = out_stream if on_demand else None
+                in_lat, out_lat = float(in_stream.latency), float(out_stream.latency)
+            try:
+                for stream in self._streams:
+                    stream.start()
+            except Exception:
+                self._close_locked()
+                raise
         return _info(config, mic, spk, in_lat, out_lat)
 
     def close(self) -> None:
         """Abort (drops queued output at once) and close every stream."""
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
         streams, self._streams = self._streams, []
+        if self._out is not None:
+            streams.insert(0, self._out)
+            self._out = None
         for stream in streams:
             try:
                 stream.abort()
@@ -121,10 +154,34 @@ class SoundDeviceBackend:
                 log.debug("closing stream failed: %s", exc)
 
     def is_alive(self) -> bool:
-        """True while every stream is active and none finished."""
+        """True while every always-on stream is active and none finished."""
         if not self._streams or self._finished.is_set():
             return False
         return all(bool(s.active) for s in self._streams)
+
+    def start_output(self) -> bool:
+        """Start the on-demand output stream (see ``StreamBackend.start_output``)."""
+        with self._lock:
+            out, cb = self._out, self._callback
+            if out is None or cb is None or out.active:
+                return False
+            cb.shared.output_run += 1  # stored before the first callback of the run
+            out.start()
+            return True
+
+    def abort_output(self) -> int | None:
+        """Abort the on-demand output stream (see ``StreamBackend.abort_output``)."""
+        with self._lock:
+            out, cb = self._out, self._callback
+            if out is None or cb is None or not out.active:
+                return None
+            out.abort()
+            return cb.shared.output_run
+
+    def output_running(self) -> bool:
+        """True while the output runs (see ``StreamBackend.output_running``)."""
+        out = self._out
+        return bool(self._streams) and (out is None or bool(out.active))
 
     def rescan(self) -> None:
         """Re-initialise PortAudio so it sees the current devices."""
@@ -206,6 +263,9 @@ class FakeAudioBackend:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # serialises step() between the pacer and tests
         self.played: FloatArray = np.zeros(0, np.float32)
+        self.output_active = False  # on demand: whether the output "stream" runs
+        self.output_starts = 0
+        self.output_aborts = 0
         self._mic_pos = 0
         self.time_info = FakeTimeInfo()
         self.flags = FakeFlags()
@@ -225,6 +285,8 @@ class FakeAudioBackend:
         self._history = np.zeros((self.echo_delay_blocks, frames), np.float32)
         self.played = np.zeros(self.record_blocks * frames, np.float32)
         self.blocks = 0
+        self._t_open = time.monotonic()
+        self.output_active = not config.output_on_demand
         self._alive = True
         self._stalled.clear()
         self._stop.clear()
@@ -260,6 +322,31 @@ class FakeAudioBackend:
     def rescan(self) -> None:
         """Nothing to re-scan."""
 
+    def start_output(self) -> bool:
+        """Start the on-demand output (its callbacks run from the next block)."""
+        with self._lock:
+            cb = self._callback
+            if cb is None or self.output_active or not self._alive:
+                return False
+            cb.shared.output_run += 1
+            self.output_starts += 1
+            self.output_active = True
+            return True
+
+    def abort_output(self) -> int | None:
+        """Abort the on-demand output; returns the aborted run."""
+        with self._lock:
+            cb = self._callback
+            if cb is None or not self.output_active or not self._config.output_on_demand:
+                return None
+            self.output_aborts += 1
+            self.output_active = False
+            return cb.shared.output_run
+
+    def output_running(self) -> bool:
+        """True while the output runs."""
+        return self._alive and self.output_active
+
     def stall(self) -> None:
         """Stop delivering callbacks while staying 'active' (a stalled device)."""
         self._stalled.set()
@@ -294,13 +381,18 @@ class FakeAudioBackend:
         if self.echo_gain:
             echo = self._history[self.blocks % self.echo_delay_blocks]
             self._indata[:, 0] += self.echo_gain * echo
-        now = time.monotonic()
+        # PortAudio's times follow the sample clock; the callback's own clock read jitters.
+        period = frames / self._config.device_rate
+        now = self._t_open + self.blocks * period
         ti = self.time_info
         ti.currentTime = now
-        ti.inputBufferAdcTime = now - self.input_latency_s - frames / self._config.device_rate
+        ti.inputBufferAdcTime = now - self.input_latency_s - period
         ti.outputBufferDacTime = now + self.output_latency_s
         if self._config.split_streams:
-            cb.on_output(self._outdata, frames, ti, self.flags)
+            if self.output_active:
+                cb.on_output(self._outdata, frames, ti, self.flags)
+            else:
+                self._outdata.fill(0.0)  # a stopped output plays nothing
             cb.on_input(self._indata, frames, ti, self.flags)
         else:
             cb(self._indata, self._outdata, frames, ti, self.flags)

@@ -22,6 +22,7 @@ from app.audio.ringbuffer import (
     CLOCK_CURRENT,
     CLOCK_DAC,
     CLOCK_NOW,
+    CLOCK_RUN,
     CLOCK_SEQ,
     BlockRing,
 )
@@ -42,6 +43,7 @@ class CallbackShared:
         self.playback = playback
         self.frames = capture.frames
         self.generation = 0  # [engine] only callbacks of this generation may touch the rings
+        self.output_run = 0  # [backend] bumped before each output-stream start (far ring tag)
         self.callbacks = 0  # [callback] heartbeat read by the watchdog
         self.input_overflows = 0  # [callback] PortAudio input overflow flags
         self.output_underflows = 0  # [callback] PortAudio output underflow flags
@@ -54,7 +56,13 @@ def render_playback(st: PlaybackState, out: FloatArray, now: float, dac: float) 
     ring, segs = st.ring, st.segments  # local aliases: lookups only
     pos, end = ring.read_count, ring.write_count  # snapshot; the producer publishes end after data
     frames = len(out)  # == st.frames: the caller rejected mismatched blocks
-    if st.flush_epoch != st.seen_epoch:  # a flush was requested since the last block
+    if st.flush_epoch != st.seen_epoch and st.flush_hard:  # flushed; the output was aborted
+        st.seen_epoch = st.flush_epoch  # honour this epoch exactly once
+        pos = max(pos, st.flush_mark)  # drop what was queued before it; nothing to fade
+        ring.read_count = pos  # consumer-owned counter
+        st.buffering = False  # a flush is not an underrun
+        st.starved, st.starved_slot = True, -1  # idle: the next audio starts a new item
+    elif st.flush_epoch != st.seen_epoch:  # a flush was requested since the last block
         n = min(len(st.fade), max(0, st.flush_mark - pos), frames)  # fade length, ≤ fade shape
         ring.copy_out(out[:n], pos)  # the samples that would have played next, copied in place
         np.multiply(out[:n], st.fade[:n], out=out[:n])  # in-place raised-cosine fade: no click
@@ -62,15 +70,22 @@ def render_playback(st: PlaybackState, out: FloatArray, now: float, dac: float) 
         out[n:] = 0.0  # silence for the rest of the block, in place
         st.seen_epoch = st.flush_epoch  # honour this epoch exactly once
         ring.read_count = max(pos, st.flush_mark)  # drop everything queued before the flush
-        st.starved = st.buffering = False  # a flush is not an underrun
+        st.buffering = False  # a flush is not an underrun
+        st.starved, st.starved_slot = True, -1  # idle: the next audio starts a new item
         return  # nothing else to play in this block
-    if st.starved and end > pos:  # audio is back after the ring ran dry
+    if st.starved and end > pos:  # audio is back after the ring ran dry (or was idle)
         st.starved = False  # single writer: the callback
+        if st.target_frames > st.base_frames:  # grown: shrink one step per clean decay_s
+            steps = int((now - st.decay_at) / st.decay_s)  # clean stretches since (int math)
+            if steps > 0:  # at least one: shrink, and restart the clean stretch
+                st.target_frames = max(st.base_frames, st.target_frames - steps * st.step_frames)
+                st.decay_at = now  # float from the free list
         first = int(segs.slot[segs.read_count & segs.mask])  # slot of the next segment
         if segs.read_count < segs.write_count and first == st.starved_slot:  # same item: underrun
             st.underruns += 1  # counted, never raised
             st.target_frames = min(st.target_frames + st.step_frames, st.max_frames)  # grow
-            st.buffering, st.waited = st.target_frames > 0, 0  # rebuffer up to the new target
+            st.decay_at = now  # the clean stretch starts again
+        st.buffering, st.waited = st.target_frames > 0, 0  # (re)buffer up to the target
     if st.buffering:  # waiting until the jitter buffer holds target_frames (or waited as long)
         if end - pos >= st.target_frames or st.waited >= st.target_frames:  # enough, or timed out
             st.buffering = False  # start playing in this block
@@ -105,6 +120,9 @@ def render_playback(st: PlaybackState, out: FloatArray, now: float, dac: float) 
     out[filled:] = 0.0  # silence after the last queued sample, in place
     if filled:  # some assistant audio was written
         st.played_total += filled  # drained detection reads this
+        if st.target_frames > st.base_frames and now - st.decay_at >= st.decay_s:  # clean run
+            st.target_frames = max(st.base_frames, st.target_frames - st.step_frames)  # shrink
+            st.decay_at = now  # next step after another clean decay_s
         st.last_seq += 1  # seqlock: odd = storing
         st.last_now, st.last_dac, st.last_offset = now, dac, filled  # raw times, no conversion
         st.last_seq += 1  # even = consistent
@@ -184,14 +202,17 @@ class DuplexCallback:
             slot = s.far.claim()  # far ring: this callback is its only producer
             if slot >= 0:  # room (else overflow counted by the ring)
                 s.far.data[slot, 0] = out  # exactly what was written to the device
-                s.far.clock[slot, CLOCK_DAC] = time_info.outputBufferDacTime  # raw double
+                clock = s.far.clock[slot]  # view of this slot's clock doubles
+                clock[CLOCK_NOW], clock[CLOCK_CURRENT] = now, time_info.currentTime  # raw
+                clock[CLOCK_DAC] = time_info.outputBufferDacTime  # raw; mapped by the engine
+                clock[CLOCK_RUN] = s.output_run  # which start of the output stream played it
                 s.far.publish()  # publish after the data
         except Exception:  # noqa: BLE001 - the stream must survive anything
             self.shared.faults += 1  # counted; the watchdog reports it
             outdata.fill(0.0)  # silence, in place
 
     def on_input(self, indata: FloatArray, frames: int, time_info: Any, status: Any) -> None:
-        """Input-only callback (two streams): pair the mic block with the oldest far block."""
+        """Input-only callback (two streams): store the mic block; the engine adds the far end."""
         try:  # an exception escaping would abort the stream: guard everything
             s = self.shared  # local alias: lookup only
             if self.generation != s.generation or frames != s.frames:  # stale stream / odd block
@@ -208,14 +229,7 @@ class DuplexCallback:
             clock[CLOCK_NOW], clock[CLOCK_CURRENT] = now, time_info.currentTime  # raw doubles
             clock[CLOCK_ADC] = time_info.inputBufferAdcTime  # raw; converted by the engine
             clock[CLOCK_SEQ] = s.callbacks  # block number: the engine's sample clock
-            if s.far.readable():  # the output stream played a block since
-                k = s.far.peek()  # oldest unpaired played block
-                s.capture.data[slot, 1] = s.far.data[k, 0]  # slice copy
-                clock[CLOCK_DAC] = s.far.clock[k, CLOCK_DAC]  # its raw DAC time
-                s.far.release()  # consumer side of the far ring
-            else:  # nothing played yet (or the output clock runs slower)
-                s.capture.data[slot, 1] = 0.0  # silence as the reference, in place
-                clock[CLOCK_DAC] = 0.0  # unknown
+            clock[CLOCK_DAC] = 0.0  # the engine pairs far-end audio by DAC time (farref.py)
             s.capture.publish()  # publish after the data
         except Exception:  # noqa: BLE001 - the stream must survive anything
             self.shared.faults += 1  # counted; the watchdog reports it

@@ -34,8 +34,25 @@ class AudioConfig:
         playback_prebuffer_ms: audio buffered before the first sample plays (0 = at once).
         playback_underrun_step_ms: how much the target buffer grows after each underrun.
         playback_max_buffer_ms: upper bound of the adaptive target buffer.
+        playback_max_jitter_ms: the target never grows beyond this either (``max_buffer`` is
+            also used as a queue limit by the settings, far too large for a jitter target).
+        playback_decay_s: each stretch this long without an underrun (playing or idle) shrinks
+            the grown target by one step, back down to the prebuffer.
         flush_fade_ms: fade-out length when a flush drops queued audio (at most 5 ms).
-        resample_quality: soxr quality of the playback resampler ("QQ", "LQ", "MQ", "HQ", "VHQ").
+        resample_quality: soxr quality of the playback resampler for non-integer rate ratios
+            ("QQ", "LQ", "MQ", "HQ", "VHQ"); integer upsampling uses ``streamresample``.
+        output_on_demand: open the speaker as its own output stream, started when assistant
+            audio is queued and aborted on ``flush()`` and when playback has gone idle: audio
+            then reaches the DAC without waiting behind the device buffer's silence, and a
+            flush silences the speaker at once instead of after the device latency. The mic
+            runs on its own input stream and never stops. False (default until the echo
+            regression noted in the report is solved): one full-duplex stream (two only when
+            the devices differ) that always runs.
+        output_idle_s: with ``output_on_demand``, stop the output this long after its last
+            sample left the DAC.
+        far_lead_ms: with separate streams, the far-end reference handed to the AEC with a mic
+            block is the audio that left the DAC this long after the block was captured (from
+            PortAudio's DAC times), so the echo always lags its reference by a fixed delay.
         stall_timeout_s: no callbacks for this long means the stream stalled.
         startup_grace_s: a freshly opened stream may take this long to deliver its first callback.
         watchdog_period_s: how often the watchdog looks at the stream.
@@ -59,8 +76,13 @@ class AudioConfig:
     playback_prebuffer_ms: int = 0
     playback_underrun_step_ms: int = 20
     playback_max_buffer_ms: int = 200
+    playback_max_jitter_ms: int = 200
+    playback_decay_s: float = 10.0
     flush_fade_ms: float = 4.0
     resample_quality: str = "HQ"
+    output_on_demand: bool = False
+    output_idle_s: float = 0.3
+    far_lead_ms: float = 10.0
     stall_timeout_s: float = 0.5
     startup_grace_s: float = 3.0
     watchdog_period_s: float = 0.05
@@ -83,6 +105,12 @@ class AudioConfig:
             raise ValueError("flush_fade_ms must fit in one block")
         if not 0 <= self.playback_prebuffer_ms <= self.playback_max_buffer_ms:
             raise ValueError("playback_prebuffer_ms must be within 0..playback_max_buffer_ms")
+        if self.output_idle_s <= 0.0:
+            raise ValueError("output_idle_s must be positive")
+        if not 0.0 <= self.far_lead_ms <= 100.0:
+            raise ValueError("far_lead_ms must be within 0..100 ms")
+        if self.playback_decay_s <= 0.0:
+            raise ValueError("playback_decay_s must be positive")
         if self.resample_quality not in ("QQ", "LQ", "MQ", "HQ", "VHQ"):
             raise ValueError(f"unknown resample_quality {self.resample_quality!r}")
 
@@ -99,8 +127,14 @@ class AudioConfig:
 
     @property
     def split_streams(self) -> bool:
-        """True when input and output devices differ, so two streams are needed."""
-        return self.input_device != self.output_device
+        """True when the input and output run as separate streams (on demand, or devices differ)."""
+        return self.output_on_demand or self.input_device != self.output_device
+
+    @property
+    def playback_target_bound_ms(self) -> int:
+        """Largest jitter-buffer target: the jitter bound, but never below the prebuffer."""
+        bound = min(self.playback_max_buffer_ms, self.playback_max_jitter_ms)
+        return max(bound, self.playback_prebuffer_ms)
 
     def ms_to_frames(self, ms: float) -> int:
         """Convert milliseconds to device frames (rounded down)."""

@@ -1,13 +1,16 @@
 """``AudioEngine``: owns the stream (through its watchdog) and the ``audio-engine`` thread.
 
-The engine thread drains the capture ring (mic block + the block played in the same callback),
-maps PortAudio times to ``time.monotonic()``, meters levels, hands each 10 ms block to the DSP
-pipeline and publishes what comes out (``AudioChunk``, ``SpeechStarted``, ``SpeechStopped``)
-plus ``PlaybackDrained`` and the watchdog's ``UserNotice``s through ``on_event``.
+The engine thread drains the capture ring, maps PortAudio times to ``time.monotonic()``, meters
+levels, hands each 10 ms block with its far-end reference to the DSP pipeline and publishes
+what comes out (``AudioChunk``, ``SpeechStarted``, ``SpeechStopped``) plus ``PlaybackDrained``
+and the watchdog's ``UserNotice``s through ``on_event``. With one duplex stream the reference is
+the block played in the same callback; with separate streams (the default: the output runs on
+demand, see ``output_lane.py``) it comes from the DAC-time timeline of ``farref.py``.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import threading
@@ -21,11 +24,14 @@ from app.audio.backend import SoundDeviceBackend, StreamBackend
 from app.audio.callback import CallbackShared
 from app.audio.clock import PaClock
 from app.audio.config import AudioConfig
+from app.audio.farref import FarTimeline
+from app.audio.output_lane import OutputLane
 from app.audio.player import PlaybackState, Player
 from app.audio.ringbuffer import (
     CLOCK_CURRENT,
     CLOCK_DAC,
     CLOCK_NOW,
+    CLOCK_RUN,
     CLOCK_SEQ,
     BlockRing,
     FloatArray,
@@ -38,6 +44,8 @@ from app.ports import PlaybackSink
 log = logging.getLogger("app.audio")
 
 _LATENCY_SMOOTHING = 0.05  # EMA weight of each block's measured latency
+_SLEW_S = 10e-6  # far-end alignment follows the capture clock by at most 1 ms per second...
+_JUMP_S = 0.02  # ...unless it moved this much (new stream, lost samples): then at once
 
 
 class CapturePipelineLike(Protocol):
@@ -101,9 +109,20 @@ class AudioEngine:
                                       self._playback)  # fmt: skip
         self._clock = PaClock(self._block_s)
         self._player = Player(config, self._playback, self._clock)
+        self._backend = backend or SoundDeviceBackend()
         self._watchdog = StreamWatchdog(
-            config, backend or SoundDeviceBackend(), self._shared, self._clock, self._emit
+            config, self._backend, self._shared, self._clock, self._emit
         )
+        # Separate streams: the far-end reference is laid out by DAC time (farref.py).
+        self._timeline: FarTimeline | None = None
+        if config.split_streams:
+            self._timeline = FarTimeline(config.device_rate, config.far_lead_ms / 1000.0)
+        self._cuts: collections.deque[tuple[int, float]] = collections.deque()
+        self._ref_origin: float | None = None  # [engine thread] see _reference_time
+        self._lane: OutputLane | None = None
+        if config.output_on_demand:
+            self._lane = OutputLane(config, self._backend, self._player, self._on_cut)
+            self._player.attach_output(self._lane.wake)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._tap: _Tap | None = None
@@ -142,9 +161,13 @@ class AudioEngine:
         self._thread.start()
         self._watchdog.open_first()
         self._watchdog.start()
+        if self._lane is not None:
+            self._lane.start()
 
     def stop(self) -> None:
         """Stop capture and playback, close the stream, join the threads (with timeouts)."""
+        if self._lane is not None:
+            self._lane.stop()
         self._watchdog.stop()
         self._stop.set()
         if self._thread is not None:
@@ -266,7 +289,11 @@ class AudioEngine:
         clock.observe_capture(now, seq)
         adc_time = clock.capture_time(now, seq)
         self._in_latency_s = self._smooth(self._in_latency_s, now - adc_time)
-        if current > 0.0 and dac > 0.0:
+        timeline = self._timeline
+        if timeline is not None:
+            self._drain_far(timeline)
+            timeline.read(self._reference_time(adc_time, seq), far)
+        elif current > 0.0 and dac > 0.0:
             self._out_latency_s = self._smooth(self._out_latency_s, dac - current)
         self._levels = (rms_dbfs(mic), peak_dbfs(mic), rms_dbfs(far), peak_dbfs(far))
         tap = self._tap
@@ -282,6 +309,48 @@ class AudioEngine:
             return
         for event in events:
             self._emit(event)
+
+    def _reference_time(self, adc_time: float, seq: int) -> float:
+        """Capture time used to align the far end: the clock's estimate, slewed.
+
+        The capture clock's origin moves in small steps (its sliding minimum) and after lost
+        samples; a step in the alignment makes the echo canceller re-converge, so the origin
+        used here follows slowly (``_SLEW_S`` per block) and jumps only for large moves.
+        """
+        origin = adc_time - seq * self._block_s
+        ref = self._ref_origin
+        if ref is None or abs(origin - ref) > _JUMP_S:
+            ref = origin
+        else:
+            ref += max(-_SLEW_S, min(_SLEW_S, origin - ref))
+        self._ref_origin = ref
+        return ref + seq * self._block_s
+
+    def _on_cut(self, run: int, at: float) -> None:
+        self._cuts.append((run, at))  # deque append: safe from the audio-output thread
+
+    def _apply_cuts(self, timeline: FarTimeline) -> None:
+        cuts = self._cuts
+        while cuts:
+            run, at = cuts.popleft()
+            timeline.cut(run, at)
+
+    def _drain_far(self, timeline: FarTimeline) -> None:
+        """Lay every block the output played since the last call on the timeline."""
+        ring = self._shared.far
+        self._apply_cuts(timeline)
+        while ring.readable():
+            k = ring.peek()
+            times = ring.clock[k]
+            now, current = float(times[CLOCK_NOW]), float(times[CLOCK_CURRENT])
+            dac, run = float(times[CLOCK_DAC]), int(times[CLOCK_RUN])
+            if run != timeline.run:  # a new output run: its predecessor's cut is queued by now
+                self._apply_cuts(timeline)
+            if dac > 0.0 and current > 0.0:
+                self._out_latency_s = self._smooth(self._out_latency_s, dac - current)
+            # PortAudio's DAC time through the stable clock offset (no callback jitter).
+            timeline.add(ring.data[k, 0], self._clock.dac_to_monotonic(now, dac), run)
+            ring.release()
 
     def _poll_playback(self) -> None:
         now = time.monotonic()

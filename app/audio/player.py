@@ -2,10 +2,10 @@
 
 ``PlaybackState`` is the memory shared with the real-time callback (allocated once; see
 ``callback.py`` for the reader). ``Player`` is the producer API used by the session thread:
-it resamples each tagged stream of the provider's PCM16 to the device rate with a streaming
-``soxr.ResampleStream``, stores it in the playback ring with a segment tag naming its item slot,
-and implements flush (an epoch the callback honours on its next block), stale responses,
-duck/resume, and the per-item "what did the user hear" queries.
+it resamples each tagged stream of the provider's PCM16 to the device rate with a low-delay
+streaming resampler (``streamresample.py``), stores it in the playback ring with a segment tag
+naming its item slot, and implements flush (an epoch the callback honours on its next block),
+stale responses, duck/resume, and the per-item "what did the user hear" queries.
 
 Ownership (see ``ringbuffer.py`` for the SPSC rules): every attribute of ``PlaybackState`` has
 exactly one writer, noted next to it. The session thread is the only producer; the callback the
@@ -17,13 +17,14 @@ from __future__ import annotations
 import collections
 import logging
 import time
+from collections.abc import Callable
 
 import numpy as np
-import soxr
 
 from app.audio.clock import PaClock
 from app.audio.config import AudioConfig
 from app.audio.ringbuffer import FloatArray, SampleRing, SegmentRing
+from app.audio.streamresample import StreamResampler, make_stream_resampler
 from app.events import PlaybackDrained
 
 log = logging.getLogger("app.audio")
@@ -54,6 +55,7 @@ class PlaybackState:
         self.onset_offset = np.zeros(slots, dtype=np.int64)  # [callback] first sample's frame
         self.flush_mark = 0  # [producer] ring position everything before which a flush drops
         self.flush_epoch = 0  # [producer] bumped after flush_mark is stored
+        self.flush_hard = False  # [producer] the output is aborted on flush: no fade needed
         self.seen_epoch = 0  # [callback] last epoch honoured
         fade_frames = max(1, config.ms_to_frames(config.flush_fade_ms))
         fade = 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, fade_frames + 2)[1:-1])
@@ -64,12 +66,15 @@ class PlaybackState:
         self.gain_target = 1.0  # [producer] duck()/resume()
         self.gain_now = 1.0  # [callback] gain reached at the end of the last block
         self.step_frames = config.ms_to_frames(config.playback_underrun_step_ms)  # read-only
-        self.max_frames = config.ms_to_frames(config.playback_max_buffer_ms)  # read-only
-        self.target_frames = config.ms_to_frames(config.playback_prebuffer_ms)  # [callback]
-        self.buffering = self.target_frames > 0  # [callback] waiting for target_frames
+        self.max_frames = config.ms_to_frames(config.playback_target_bound_ms)  # read-only
+        self.base_frames = config.ms_to_frames(config.playback_prebuffer_ms)  # read-only
+        self.decay_s = config.playback_decay_s  # read-only
+        self.target_frames = self.base_frames  # [callback] grows after underruns, then decays
+        self.decay_at = 0.0  # [callback] monotonic start of the current clean stretch
+        self.buffering = False  # [callback] waiting for target_frames
         self.waited = 0  # [callback] frames of silence output while buffering
-        self.starved = False  # [callback] the ring ran dry in the middle of an item
-        self.starved_slot = -1  # [callback] item slot that ran dry
+        self.starved = True  # [callback] the ring ran dry (idle at start)
+        self.starved_slot = -1  # [callback] item slot that ran dry (-1: none, e.g. after a flush)
         self.underruns = 0  # [callback]
         self.played_total = 0  # [callback] assistant samples written to the device, all items
         self.last_slot = -1  # [callback] slot of the last sample written
@@ -101,12 +106,24 @@ class Player:
         self._next_slot = 0
         self._retired: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._stale: collections.OrderedDict[str, None] = collections.OrderedDict()
-        self._resampler: soxr.ResampleStream | None = None
+        self._resampler: StreamResampler | None = None
         self._resampler_key: tuple[str, str, int, int] | None = None
         self._resampler_slot = -1
         self.dropped_samples = 0  # audio refused because the ring was full
         self.dropped_stale = 0  # enqueue calls refused because their response was stale
         self._drain_seen_total = 0  # [engine thread]
+        self._wake: Callable[[], None] | None = None  # the output lane, when on demand
+        self._slot_unheard = np.zeros(config.item_slots, dtype=np.int64)  # aborted, never heard
+        self._cut_at = 0.0  # flush time when the output was aborted
+        self._cut_total = -1  # played_total at that flush (-1: no cut)
+
+    def attach_output(self, wake: Callable[[], None]) -> None:
+        """Use an on-demand output: ``wake`` after queueing; a flush aborts the device buffer.
+
+        Call before the session starts.
+        """
+        self._wake = wake
+        self.state.flush_hard = True
 
     # -- producer side (session thread) ---------------------------------------------------------
 
@@ -124,14 +141,16 @@ class Player:
         slot = self._slot_for(response_id, item_id)
         if sample_rate == self._rate:
             self._write(samples, slot)
-            return
-        if self._resampler is None:
-            self._resampler = soxr.ResampleStream(
-                sample_rate, self._rate, 1, dtype="float32", quality=self._config.resample_quality
-            )
-            self._resampler_key = key
-            self._resampler_slot = slot
-        self._write(self._resampler.resample_chunk(samples), slot)
+        else:
+            if self._resampler is None:
+                self._resampler = make_stream_resampler(
+                    sample_rate, self._rate, self._config.resample_quality
+                )
+                self._resampler_key = key
+                self._resampler_slot = slot
+            self._write(self._resampler.resample_chunk(samples), slot)
+        if self._wake is not None:
+            self._wake()
 
     def end_response(self, response_id: str) -> None:
         """Push out the resampler's tail of ``response_id`` (call when its audio is complete).
@@ -151,8 +170,16 @@ class Player:
         self._resampler = None
         self._resampler_key = None
         st = self.state
+        if self._wake is not None:  # the output is aborted now: what is in the device is lost
+            now = time.monotonic()
+            last, slot = self.last_sample_at(), st.last_slot
+            if last is not None and last > now and slot >= 0:
+                self._slot_unheard[slot] += int((last - now) * self._rate)
+            self._cut_at, self._cut_total = now, st.played_total
         st.flush_mark = st.ring.write_count  # stored before the epoch that publishes it
         st.flush_epoch += 1
+        if self._wake is not None:
+            self._wake()
         return st.flush_epoch
 
     def mark_stale(self, response_id: str) -> None:
@@ -183,7 +210,8 @@ class Player:
         if slot is None:
             return self._retired.get(item_id, 0.0)
         played = int(self.state.slot_played[slot]) - int(self._slot_base[slot])
-        return played * 1000.0 / self._rate
+        played -= int(self._slot_unheard[slot])
+        return max(0, played) * 1000.0 / self._rate
 
     def onset_at(self, item_id: str) -> float | None:
         """``time.monotonic()`` when the first sample of ``item_id`` reached the DAC, if it has."""
@@ -204,9 +232,55 @@ class Player:
             if seq & 1 == 0:
                 now, dac, offset = st.last_now, st.last_dac, st.last_offset
                 if st.last_seq == seq:
-                    return self._clock.dac_to_monotonic(now, dac) + offset / self._rate
+                    at = self._clock.dac_to_monotonic(now, dac) + offset / self._rate
+                    if st.played_total == self._cut_total:  # nothing played since the abort
+                        return min(at, self._cut_at)
+                    return at
             time.sleep(0)  # the callback is mid-store: let it finish
         return None
+
+    def honour_flush_stopped(self) -> None:
+        """Consumer side of a flush while the output stream is stopped (no callback can run).
+
+        Thread: the output lane only, between an abort (or while stopped) and the next start:
+        it is then the ring's only consumer.
+        """
+        st = self.state
+        epoch = st.flush_epoch  # read before the mark: the producer stores the mark first
+        if epoch == st.seen_epoch:
+            return
+        ring = st.ring
+        ring.read_count = max(ring.read_count, st.flush_mark)
+        st.buffering = False
+        st.starved, st.starved_slot = True, -1
+        st.seen_epoch = epoch
+
+    def has_pending(self) -> bool:
+        """True when queued audio remains that a pending flush will not drop."""
+        return self.pending_frames() > 0
+
+    def start_target_frames(self, now: float) -> int:
+        """The jitter-buffer target a response starting at ``now`` will wait for.
+
+        The callback's target after the decay it applies when audio resumes (see
+        ``render_playback``); the output lane starts the stream only once this much is queued,
+        so a primed start never plays buffering silence ahead of the audio.
+        """
+        st = self.state
+        target = st.target_frames
+        if target > st.base_frames:
+            steps = int((now - st.decay_at) / st.decay_s)
+            target = max(st.base_frames, target - max(0, steps) * st.step_frames)
+        return target
+
+    def pending_frames(self) -> int:
+        """Frames queued that a pending flush will not drop."""
+        st = self.state
+        ring = st.ring
+        start = ring.read_count
+        if st.flush_epoch != st.seen_epoch:
+            start = max(start, st.flush_mark)
+        return max(0, ring.write_count - start)
 
     def queued_ms(self) -> float:
         """Milliseconds of audio queued and not yet written to the device."""
@@ -252,6 +326,7 @@ class Player:
             del self._slots[old_item]
         st = self.state
         self._slot_base[slot] = st.slot_played[slot]
+        self._slot_unheard[slot] = 0
         st.slot_stale[slot] = 0
         st.slot_gen[slot] += 1  # onset_gen no longer matches: onset unknown for the new item
         self._slot_item[slot] = item_id
@@ -267,7 +342,10 @@ class Player:
         slot = self._resampler_slot
         self._resampler = None
         self._resampler_key = None
-        if not self.state.slot_stale[slot]:
+        ring = self.state.ring
+        # The tail is the filter's sub-millisecond ring-out; after the queue ran dry it would
+        # play as a blip after a gap (and count as an underrun), so it is dropped then.
+        if not self.state.slot_stale[slot] and ring.read_count != ring.write_count:
             self._write(tail, slot)
 
     def _write(self, samples: FloatArray, slot: int) -> None:

@@ -30,7 +30,8 @@ CLOCK_CURRENT = 1  # time_info.currentTime (PortAudio stream clock)
 CLOCK_ADC = 2  # time_info.inputBufferAdcTime
 CLOCK_DAC = 3  # time_info.outputBufferDacTime
 CLOCK_SEQ = 4  # the callback's block sequence number (exact as a double up to 2**53)
-CLOCK_FIELDS = 5
+CLOCK_RUN = 5  # far ring: number of the output-stream run (start) that played the block
+CLOCK_FIELDS = 6
 
 
 def _check_power_of_two(capacity: int) -> None:

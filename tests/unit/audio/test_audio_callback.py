@@ -11,7 +11,7 @@ from app.audio.callback import CallbackShared, DuplexCallback
 from app.audio.clock import PaClock
 from app.audio.config import AudioConfig
 from app.audio.player import PlaybackState, Player
-from app.audio.ringbuffer import BlockRing
+from app.audio.ringbuffer import CLOCK_CURRENT, CLOCK_DAC, CLOCK_RUN, BlockRing
 
 CONFIG = AudioConfig(playback_capacity_s=4.0, capture_ring_blocks=16)
 FRAMES = CONFIG.block_frames
@@ -92,7 +92,7 @@ def test_capture_slot_holds_mic_and_the_block_played_in_the_same_callback() -> N
     np.testing.assert_array_equal(shared.capture.data[slot, 0], indata[:, 0])
     np.testing.assert_array_equal(shared.capture.data[slot, 1], outdata[:, 0])
     assert np.any(outdata != 0.0)
-    assert list(shared.capture.clock[slot, 1:]) == [5.0, 4.98, 5.03, 1.0]  # PA times, seq
+    assert list(shared.capture.clock[slot, 1:]) == [5.0, 4.98, 5.03, 1.0, 0.0]  # PA times, seq
 
 
 def test_flags_overflow_and_frame_mismatch_are_counted_not_raised() -> None:
@@ -130,20 +130,26 @@ def test_stale_generation_touches_no_ring() -> None:
     assert not np.any(outdata)
 
 
-def test_split_streams_pair_mic_with_played_block() -> None:
+def test_split_streams_store_mic_and_tagged_played_blocks_separately() -> None:
     shared, callback, player = make()
     played = tone(0.05, CONFIG.device_rate)
     player.enqueue((played * 32767).astype("<i2").tobytes(), CONFIG.device_rate, "r", "i", 0)
     outdata = np.zeros((FRAMES, 1), np.float32)
     indata = np.full((FRAMES, 1), -0.5, np.float32)
-    callback.on_input(indata, FRAMES, FakeTimeInfo(), FakeFlags())  # nothing played yet
-    callback.on_output(outdata, FRAMES, FakeTimeInfo(), FakeFlags())
-    callback.on_input(indata, FRAMES, FakeTimeInfo(), FakeFlags())
-    assert shared.capture.readable() == 2
-    first, second = shared.capture.data[0], shared.capture.data[1]
-    assert not np.any(first[1])
-    np.testing.assert_array_equal(second[1], outdata[:, 0])
-    np.testing.assert_array_equal(second[0], indata[:, 0])
+    info = FakeTimeInfo()
+    info.currentTime, info.outputBufferDacTime = 7.0, 7.03
+    shared.output_run = 3
+    callback.on_output(outdata, FRAMES, info, FakeFlags())
+    callback.on_input(indata, FRAMES, info, FakeFlags())
+    assert shared.capture.readable() == 1 and shared.far.readable() == 1
+    np.testing.assert_array_equal(shared.capture.data[0, 0], indata[:, 0])
+    assert shared.capture.clock[0, CLOCK_DAC] == 0.0  # the engine pairs by DAC time
+    k = shared.far.peek()
+    np.testing.assert_array_equal(shared.far.data[k, 0], outdata[:, 0])
+    assert np.any(outdata != 0.0)
+    assert shared.far.clock[k, CLOCK_CURRENT] == 7.0
+    assert shared.far.clock[k, CLOCK_DAC] == 7.03
+    assert shared.far.clock[k, CLOCK_RUN] == 3.0
 
 
 def test_split_stream_callbacks_allocate_nothing_per_block() -> None:
@@ -157,6 +163,7 @@ def test_split_stream_callbacks_allocate_nothing_per_block() -> None:
         callback.on_output(outdata, FRAMES, info, flags)
         callback.on_input(indata, FRAMES, info, flags)
         shared.capture.release()
+        shared.far.release()
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
@@ -165,6 +172,7 @@ def test_split_stream_callbacks_allocate_nothing_per_block() -> None:
             callback.on_output(outdata, FRAMES, info, flags)
             callback.on_input(indata, FRAMES, info, flags)
             shared.capture.release()
+            shared.far.release()
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -64,6 +64,9 @@ def test_devices_table_marks_defaults() -> None:
         {"flush_fade_ms": 6.0},
         {"playback_prebuffer_ms": 500},
         {"resample_quality": "best"},
+        {"output_idle_s": 0.0},
+        {"far_lead_ms": -1.0},
+        {"playback_decay_s": 0.0},
     ],
 )
 def test_config_rejects_bad_values(kwargs: dict[str, object]) -> None:
@@ -75,7 +78,8 @@ def test_config_derived_values() -> None:
     config = AudioConfig(device_rate=16_000, playback_capacity_s=1.0)
     assert config.block_frames == 160
     assert config.playback_capacity_frames == 16_384
-    assert not config.split_streams
+    assert not config.split_streams  # one duplex stream by default
+    assert AudioConfig(output_on_demand=True).split_streams  # the output on its own stream
     assert AudioConfig(output_device="USB").split_streams
 
 

@@ -6,6 +6,7 @@ stalled/dead/unopenable streams with notices, the self-test finds the echo path.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -183,6 +184,23 @@ def test_self_test_finds_the_fake_echo_path(rig: Rig) -> None:
     assert result.echo_delay_ms == pytest.approx(30.0, abs=0.5)  # 3 blocks of 10 ms
     assert result.echo_attenuation_db == pytest.approx(6.0, abs=0.5)  # echo gain 0.5
     assert "echo" in result.message
+
+
+def test_self_test_with_the_on_demand_output_aligns_by_dac_time() -> None:
+    config = dataclasses.replace(CONFIG, output_on_demand=True)
+    backend = FakeAudioBackend(paced=True, echo_gain=0.5, echo_delay_blocks=3)
+    engine = AudioEngine(config, StandInPipeline(), Events(), backend)
+    engine.start()
+    try:
+        wait(lambda: engine.state is EngineState.RUNNING)
+        result = engine.self_test(seconds=0.5)
+    finally:
+        engine.stop()
+    # The reference is aligned by DAC time: the delay found is the acoustic one (the fake's
+    # echo lands 3 blocks after the write = 30 ms, minus its 20 ms output latency and the 10 ms
+    # block the capture clock dates back) plus the fixed lead.
+    assert result.echo_delay_ms == pytest.approx(config.far_lead_ms, abs=1.0)
+    assert result.echo_attenuation_db == pytest.approx(6.0, abs=0.5)
 
 
 def test_use_devices_reopens_split_streams_and_reports_a_missing_device() -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
+import pytest
 
+from app.audio import callback as callback_module
 from app.audio.backend import FakeAudioBackend
 from app.audio.callback import CallbackShared, DuplexCallback
 from app.audio.clock import PaClock
@@ -23,6 +26,7 @@ class Rig:
     """Player + the real callback driven block by block through FakeAudioBackend."""
 
     def __init__(self, config: AudioConfig = CONFIG) -> None:
+        config = dataclasses.replace(config, output_on_demand=False)  # one duplex callback
         self.playback = PlaybackState(config)
         self.clock = PaClock()
         self.clock.set_nominal_latency(0.01, 0.02)
@@ -159,10 +163,90 @@ def test_underrun_in_an_item_grows_the_buffer_but_a_new_item_does_not() -> None:
     assert not np.any(rig.out()[4 * FRAMES :])  # rebuffering: waits for 20 ms (or as long)
     rig.run(3)
     assert rig.player.played_ms("a") == 35.0  # the short tail played after the wait
-    rig.player.enqueue(dc(0.25, 10), RATE, "r2", "b", 0)  # a new item after the natural end
-    rig.run(2)
-    assert rig.playback.underruns == 1
-    assert rig.player.played_ms("b") == 10.0
+    rig.player.enqueue(dc(0.25, 40), RATE, "r2", "b", 0)  # a new item, delivered in a burst
+    rig.run(1)
+    assert rig.playback.underruns == 1  # a new item is not an underrun
+    assert rig.player.played_ms("b") == 10.0  # the burst filled the target: no wait
+
+
+class FakeClock:
+    """Stands in for the callback's ``monotonic`` so decay can be tested without waiting."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def grow(rig: Rig, underruns: int) -> None:
+    """Make item "a" underrun ``underruns`` times (5 ms arriving after the ring ran dry)."""
+    for _ in range(underruns + 1):
+        rig.player.enqueue(dc(0.5, 5), RATE, "r1", "a", 0)
+        rig.run(25)  # longer than the largest wait (the bound, 200 ms by default)
+        assert rig.playback.ring.read_count == rig.playback.ring.write_count
+
+
+def test_grown_target_decays_after_clean_playback(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(callback_module, "monotonic", clock)
+    config = AudioConfig(playback_capacity_s=4.0, playback_decay_s=2.0)
+    rig = Rig(config)
+    grow(rig, 3)
+    step = config.ms_to_frames(config.playback_underrun_step_ms)
+    assert rig.playback.underruns == 3
+    assert rig.playback.target_frames == 3 * step
+    rig.player.enqueue(dc(0.5, 3000), RATE, "r1", "c", 0)  # a long item, no underrun
+    for _ in range(100):
+        clock.t += 0.01
+        rig.run(1)
+    assert rig.player.played_ms("c") > 900.0
+    assert rig.playback.target_frames == 3 * step  # 1 s clean: not yet
+    for _ in range(110):
+        clock.t += 0.01
+        rig.run(1)
+    assert rig.playback.target_frames == 2 * step  # > 2 s clean: one step down
+    assert rig.playback.underruns == 3
+
+
+def test_new_response_after_idle_starts_without_stale_growth(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(callback_module, "monotonic", clock)
+    config = AudioConfig(playback_capacity_s=4.0, playback_decay_s=2.0)
+    rig = Rig(config)
+    grow(rig, 4)
+    assert rig.playback.target_frames == config.ms_to_frames(80)
+    clock.t += 9.0  # idle long enough for four clean stretches
+    rig.player.enqueue(dc(0.25, 10), RATE, "r2", "b", 0)  # a short, slow first delta
+    rig.run(1)
+    assert rig.playback.target_frames == 0  # back at the configured prebuffer (0)
+    assert rig.player.played_ms("b") == 10.0  # played at once: no stale rebuffering
+    assert rig.playback.underruns == 4
+
+
+def test_jitter_target_is_bounded_separately_from_the_queue_limit() -> None:
+    config = AudioConfig(
+        playback_capacity_s=4.0, playback_max_buffer_ms=60_000, playback_max_jitter_ms=60
+    )
+    rig = Rig(config)
+    grow(rig, 6)
+    assert rig.playback.underruns == 6
+    assert rig.playback.target_frames == config.ms_to_frames(60)
+
+
+def test_prebuffer_applies_to_every_new_response() -> None:
+    config = AudioConfig(playback_capacity_s=4.0, playback_prebuffer_ms=30)
+    rig = Rig(config)
+    for n, rid in enumerate(("r1", "r2")):
+        rig.player.enqueue(dc(0.5, 20), RATE, rid, f"item{n}", 0)
+        rig.run(1)
+        assert rig.player.played_ms(f"item{n}") == 0.0  # holding until 30 ms are queued
+        rig.player.enqueue(dc(0.5, 20), RATE, rid, f"item{n}", 0)
+        rig.run(6)
+        assert rig.player.played_ms(f"item{n}") == 40.0
+    assert rig.playback.underruns == 0
 
 
 def test_buffer_growth_is_bounded() -> None:

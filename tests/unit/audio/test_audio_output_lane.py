@@ -1,0 +1,201 @@
+"""On-demand output: started by queued audio, aborted by flush and idleness; exact far end.
+
+Drives the real ``AudioEngine`` (output lane, player, callback, far-end timeline) on the
+``FakeAudioBackend`` block by block, so every decision is observable without timing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytest
+
+from app.audio.backend import FakeAudioBackend
+from app.audio.config import AudioConfig
+from app.audio.engine import AudioEngine
+from app.audio.output_lane import OutputLane
+
+CONFIG = AudioConfig(
+    playback_capacity_s=4.0, startup_grace_s=1.0, output_idle_s=0.05, output_on_demand=True
+)
+RATE = CONFIG.device_rate
+FRAMES = CONFIG.block_frames
+
+
+class FarRecorder:
+    """Pipeline stand-in keeping the far-end reference it is handed."""
+
+    def __init__(self) -> None:
+        self.far: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def process(self, mic: np.ndarray, far: np.ndarray, adc_time: float) -> list[object]:
+        with self._lock:
+            self.far.append(far)
+        return []
+
+    def set_assistant_speaking(self, speaking: bool) -> None:
+        pass
+
+    def far_audio(self) -> np.ndarray:
+        with self._lock:
+            return np.concatenate(self.far) if self.far else np.zeros(0, np.float32)
+
+
+def wait(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    pause = threading.Event()
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        pause.wait(0.005)
+
+
+def pcm_dc(value: float, ms: float) -> bytes:
+    n = int(RATE * ms / 1000)
+    return (np.full(n, value, np.float32) * 32768).astype("<i2").tobytes()
+
+
+Rig = tuple[AudioEngine, FakeAudioBackend, FarRecorder]
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    backend = FakeAudioBackend(paced=True, record_blocks=6000)
+    pipeline = FarRecorder()
+    engine = AudioEngine(CONFIG, pipeline, lambda _e: None, backend)
+    engine.start()
+    try:
+        wait(lambda: backend.blocks > 3)
+        yield engine, backend, pipeline
+    finally:
+        engine.stop()
+
+
+def test_output_starts_for_queued_audio_and_stops_when_idle(rig: Rig) -> None:
+    engine, backend, _ = rig
+    assert not backend.output_running()  # nothing queued: the output is stopped
+    engine.player.enqueue(pcm_dc(0.5, 100), RATE, "r1", "a", 0)
+    wait(lambda: backend.output_starts == 1)
+    wait(lambda: engine.player.played_ms("a") == 100.0)
+    wait(lambda: backend.output_aborts == 1)  # idle for output_idle_s after the last sample
+    assert not backend.output_running()
+    played = backend.played[: backend.blocks * FRAMES]
+    assert int(np.count_nonzero(played == 0.5)) == RATE // 10  # every sample, once
+
+
+def test_flush_aborts_the_output_and_nothing_old_plays_after_it(rig: Rig) -> None:
+    engine, backend, _ = rig
+    engine.player.enqueue(pcm_dc(0.5, 2000), RATE, "r1", "a", 0)
+    wait(lambda: engine.player.played_ms("a") > 200)
+    engine.player.flush()
+    wait(lambda: not backend.output_running())
+    assert backend.output_aborts == 1
+    state = engine.playback.state
+    wait(lambda: state.seen_epoch == state.flush_epoch)  # honoured while stopped
+    assert engine.playback.queued_ms() == 0.0
+    assert not engine.playback.has_pending()
+    blocks_at_abort = backend.blocks
+    engine.player.enqueue(pcm_dc(0.25, 50), RATE, "r2", "b", 0)  # the next answer
+    wait(lambda: engine.player.played_ms("b") == 50.0)
+    assert backend.output_starts == 2
+    after = backend.played[blocks_at_abort * FRAMES : backend.blocks * FRAMES]
+    assert not np.any(after == 0.5)  # the flushed answer never resumes
+    assert int(np.count_nonzero(after == 0.25)) == RATE // 20
+
+
+def test_flush_subtracts_what_the_device_buffer_never_played(rig: Rig) -> None:
+    engine, backend, _ = rig
+    engine.player.enqueue(pcm_dc(0.5, 2000), RATE, "r1", "a", 0)
+    wait(lambda: engine.player.played_ms("a") > 300)
+    written_before = engine.player.played_ms("a")
+    flushed_at = time.monotonic()
+    engine.player.flush()
+    heard = engine.player.played_ms("a")
+    # The fake's device holds its 20 ms latency plus the block being played: written, but cut
+    # by the abort (a little slack for the paced fake's clock).
+    assert written_before - 35.0 <= heard <= written_before
+    last = engine.player.last_sample_at()
+    assert last is not None and last <= flushed_at + 0.001  # silence at the abort, not later
+
+
+def test_far_reference_is_exactly_what_played_across_restarts(rig: Rig) -> None:
+    engine, backend, pipeline = rig
+    for n in range(3):  # three answers, each on a fresh output run
+        engine.player.enqueue(pcm_dc(0.5, 60), RATE, f"r{n}", f"i{n}", 0)
+        wait(lambda n=n: engine.player.played_ms(f"i{n}") == 60.0)
+        wait(lambda n=n: backend.output_aborts == n + 1)
+    wait(lambda: len(pipeline.far) > backend.blocks - 3)
+    far = pipeline.far_audio()
+    assert int(np.count_nonzero(far == 0.5)) == 3 * RATE * 60 // 1000
+    assert not np.any((far != 0.0) & (far != 0.5))
+
+
+def test_far_reference_drops_what_an_abort_cut_off(rig: Rig) -> None:
+    engine, backend, pipeline = rig
+    engine.player.enqueue(pcm_dc(0.5, 2000), RATE, "r1", "a", 0)
+    wait(lambda: engine.player.played_ms("a") > 300)
+    engine.player.flush()
+    wait(lambda: not backend.output_running())
+    heard = engine.player.played_ms("a")
+    stopped = backend.blocks
+    wait(lambda: backend.blocks > stopped + 20 and len(pipeline.far) > stopped + 10)
+    far = pipeline.far_audio()
+    in_reference = int(np.count_nonzero(far == 0.5)) * 1000.0 / RATE
+    # Written into the device but cut by the abort: not in the reference either (±1 block of
+    # timing between the fake's clock and the abort).
+    assert in_reference == pytest.approx(heard, abs=12.0)
+
+
+def test_lane_step_decisions_without_threads() -> None:
+    backend = FakeAudioBackend()
+    engine = AudioEngine(CONFIG, FarRecorder(), lambda _e: None, backend)
+    cuts: list[tuple[int, float]] = []
+    lane = OutputLane(CONFIG, backend, engine.playback, lambda run, at: cuts.append((run, at)))
+    engine._watchdog.open_first()  # the stream, without the engine's threads
+    try:
+        lane.step(time.monotonic())
+        assert backend.output_starts == 0
+        engine.player.enqueue(pcm_dc(0.5, 30), RATE, "r1", "a", 0)
+        lane.step(time.monotonic())
+        assert backend.output_running() and backend.output_starts == 1
+        backend.step(5)  # plays the 30 ms, then silence
+        now = time.monotonic()
+        lane.step(now + 1.0)  # idle: remember when
+        assert backend.output_running()
+        lane.step(now + 1.0 + CONFIG.output_idle_s)
+        assert not backend.output_running()
+        assert [run for run, _ in cuts] == [1]
+    finally:
+        engine._watchdog.stop()
+
+
+def test_grown_jitter_target_is_waited_for_before_the_output_starts() -> None:
+    backend = FakeAudioBackend()
+    engine = AudioEngine(CONFIG, FarRecorder(), lambda _e: None, backend)
+    lane = OutputLane(CONFIG, backend, engine.playback, lambda run, at: None)
+    state = engine.playback.state
+    engine._watchdog.open_first()
+    try:
+        now = time.monotonic()
+        state.target_frames, state.decay_at = CONFIG.ms_to_frames(60), now  # grown, fresh
+        engine.player.enqueue(pcm_dc(0.5, 20), RATE, "r1", "a", 0)
+        lane.step(now)
+        assert not backend.output_running()  # 20 of 60 ms: keep waiting
+        engine.player.enqueue(pcm_dc(0.5, 40), RATE, "r1", "a", 0)
+        lane.step(now + 0.001)
+        assert backend.output_running()  # the target is queued: start, audio first
+        backend.step(1)
+        assert engine.player.played_ms("a") == 10.0  # no buffering silence ahead of it
+        engine.player.flush()  # barge-in: aborted, the rest of "a" dropped
+        lane.step(now + 0.002)
+        assert not backend.output_running() and not engine.playback.has_pending()
+        engine.player.enqueue(pcm_dc(0.5, 10), RATE, "r2", "b", 0)  # a trickle: waits at most
+        lane.step(now + 0.003)  # the target's length, then starts anyway
+        assert not backend.output_running()
+        lane.step(now + 0.003 + 0.061)
+        assert backend.output_running()
+    finally:
+        engine._watchdog.stop()
