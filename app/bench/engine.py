@@ -5,7 +5,10 @@ with generated speech, and measures: ``stt_wer.<voice>`` (espeak, flite, festiva
 32-command corpus), ``eos_to_first_delta_ms`` (server VAD's end of speech → first audio delta,
 audio streamed in real time), ``ptt_to_first_delta_ms`` (commit + response.create → first delta),
 ``tts_first_chunk_ms``, ``cancel_to_quiet_ms`` (response.cancel sent → ``response.done`` received,
-after which no delta may arrive) and ``rss_mb_loaded`` of the server process.
+after which no delta may arrive) and ``rss_mb_loaded`` of the server process. The server writes
+per-response stage timings (``voxdesk serve --timings``), from which the bench reports where the
+end-of-speech latency goes (``eos_stage.*``: VAD decision, transcript ready, agent decided, first
+TTS chunk, first delta sent) and the server side of a cancel (``cancel_server.*``).
 """
 
 from __future__ import annotations
@@ -132,14 +135,21 @@ async def measure_latency(
     url: str, token: str, clips: list[np.ndarray], results: dict[str, float]
 ) -> None:
     """VAD and push-to-talk turn latency, and cancel latency, against the running server."""
-    eos, ptt, cancels = [], [], []
+    eos, ptt, cancels, vad_lag = [], [], [], []
     ws = await _connect(url, token)
     client = Client(ws)
     await client.until("session.created")
     silence = np.zeros(int(0.9 * 24000), np.float32)
+    sent_ms = 0.0  # session ms of input audio sent before this turn
     for samples in clips:  # hands-free: audio streamed in real time, server VAD ends the turn
-        pump = asyncio.create_task(_append_paced(client, _pcm(np.concatenate([samples, silence]))))
-        _e, stopped_at, _s = await client.until("input_audio_buffer.speech_stopped")
+        turn = _pcm(np.concatenate([samples, silence]))
+        pumped_at = time.perf_counter()
+        pump = asyncio.create_task(_append_paced(client, turn))
+        stopped, stopped_at, _s = await client.until("input_audio_buffer.speech_stopped")
+        # the audio that ends the turn was sent at its real-time position in the stream
+        end_in_turn = stopped["audio_end_ms"] - sent_ms
+        vad_lag.append((stopped_at - pumped_at) * 1000 - end_in_turn)
+        sent_ms += len(turn) / 48
         _e, first_at, _s = await client.until("response.output_audio.delta")
         eos.append((first_at - stopped_at) * 1000)
         await client.until("response.done")
@@ -193,6 +203,7 @@ async def measure_latency(
         ("eos_to_first_delta_ms", eos),
         ("ptt_to_first_delta_ms", ptt),
         ("cancel_to_quiet_ms", cancels),
+        ("eos_stage.vad_decision_lag_ms", vad_lag),
     ):
         if values:
             results[f"{key}.p50"] = percentile(values, 50)
@@ -200,11 +211,51 @@ async def measure_latency(
             results[f"{key}.n"] = float(len(values))
 
 
+STAGES = ("transcript_ready", "decided", "tts_first_chunk", "first_delta")
+
+
+def server_stages(records: list[dict[str, Any]], turns: int, results: dict[str, float]) -> None:
+    """Per-stage breakdown from the server's timing records (in response order).
+
+    The first ``turns`` records are the hands-free turns, the next ``turns`` the push-to-talk
+    turns, the rest the cancel trials.
+    """
+    groups = (("eos_stage", records[:turns]), ("ptt_stage", records[turns : 2 * turns]))
+    for prefix, group in groups:
+        for stage in STAGES:
+            values = [r["ms"][stage] for r in group if stage in r.get("ms", {})]
+            if values:
+                results[f"{prefix}.{stage}_ms.p50"] = percentile(values, 50)
+                results[f"{prefix}.{stage}_ms.p95"] = percentile(values, 95)
+        if group:
+            reused = sum(1 for r in group if r.get("speculated"))
+            results[f"{prefix}.speculation_reused"] = reused / len(group)
+            voiced = sum(1 for r in group if r.get("presynthesized"))
+            results[f"{prefix}.presynthesized"] = voiced / len(group)
+    trials = [r for r in records[2 * turns :] if r.get("status") == "cancelled"]
+    to_done = [r["cancel_to_done_ms"] for r in trials if r.get("cancel_to_done_ms") is not None]
+    # None: no delta was sent after the cancel arrived (the last one went before it)
+    after = [max(0.0, r.get("cancel_to_last_delta_ms") or 0.0) for r in trials]
+    if to_done:
+        results["cancel_server.to_done_ms.p50"] = percentile(to_done, 50)
+        results["cancel_server.to_done_ms.p95"] = percentile(to_done, 95)
+    if after:
+        results["cancel_server.to_last_delta_ms.max"] = max(after)
+
+
+def read_timings(path: Path) -> list[dict[str, Any]]:
+    """The server's timing records (JSON lines), oldest first."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def _start_server(work: Path, token: str) -> tuple[ManagedProcess, str]:
     log_path = work / "serve.log"
+    timings = work / "timings.jsonl"
     proc = spawn(
         "voxdesk-serve",
-        [sys.executable, "-m", "app", "serve", "--token", token],
+        [sys.executable, "-m", "app", "serve", "--token", token, "--timings", str(timings)],
         env=private_env(overrides={"HF_HUB_OFFLINE": "1"}),
         log_path=log_path,
         cwd=Path(__file__).resolve().parents[2],
@@ -254,6 +305,8 @@ def run(args: argparse.Namespace) -> int:
             clips = [SpeechFixtures.load(speech.say(t, "flite", 24000))[0] for t in latency_corpus]
             asyncio.run(measure_latency(url, token, clips, results))
             results["rss_mb_loaded"] = rss_mb(proc.pid)
+            proc.stop()  # flushes and closes the timings file
+            server_stages(read_timings(Path(tmp) / "timings.jsonl"), len(clips), results)
         except Exception as exc:
             log.exception("engine bench: server part failed")
             print(f"engine bench: could not measure the server part: {exc}")

@@ -246,6 +246,8 @@ class TurnDetection:
         silence_duration_ms: silence that ends the turn.
         create_response: start a response when the turn ends.
         interrupt_response: cancel the active response when speech starts.
+        idle_timeout_ms: silence after the last response's audio that triggers a response
+            (``server_vad`` only; None: never).
     """
 
     threshold: float = 0.5
@@ -253,6 +255,7 @@ class TurnDetection:
     silence_duration_ms: int = 500
     create_response: bool = True
     interrupt_response: bool = True
+    idle_timeout_ms: int | None = None
 
     @classmethod
     def from_session(cls, session: JSON) -> TurnDetection | None:
@@ -265,10 +268,12 @@ class TurnDetection:
             silence = {"low": 1500, "high": 300}.get(str(td.get("eagerness")), 700)
         threshold = td.get("threshold")
         padding = td.get("prefix_padding_ms")
+        idle = td.get("idle_timeout_ms") if td.get("type") != "semantic_vad" else None
         return cls(
             threshold=float(threshold) if threshold is not None else 0.5,
             prefix_padding_ms=int(padding) if padding is not None else 300,
             silence_duration_ms=int(silence) if silence is not None else 500,
             create_response=td.get("create_response") is not False,
             interrupt_response=td.get("interrupt_response") is not False,
+            idle_timeout_ms=int(idle) if isinstance(idle, int) and idle > 0 else None,
         )

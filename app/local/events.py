@@ -273,3 +273,21 @@ def arguments_done(
         name=name,
         arguments=arguments,
     )
+
+
+def conversation_created(conversation_id: str) -> JSON:
+    """``conversation.created``: the session's default conversation (sent after session.created)."""
+    return _event(
+        "conversation.created",
+        conversation={"id": conversation_id, "object": "realtime.conversation"},
+    )
+
+
+def timeout_triggered(audio_start_ms: int, audio_end_ms: int, item_id: str) -> JSON:
+    """``input_audio_buffer.timeout_triggered``: ``idle_timeout_ms`` passed without speech."""
+    return _event(
+        "input_audio_buffer.timeout_triggered",
+        audio_start_ms=audio_start_ms,
+        audio_end_ms=audio_end_ms,
+        item_id=item_id,
+    )

@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
 
 from app.events import ModelLoadProgress, Observer
 from app.local.stt import MissingModelError, SphinxTranscriber, Transcriber, WhisperTranscriber
@@ -19,6 +21,7 @@ from app.local.tts import CommandSynthesizer, PiperSynthesizer, Synthesizer
 from app.local.vad import SileroScorer, SpeechScorer
 
 log = logging.getLogger("app.local.models")
+WARM_UP_TIMEOUT_S = 30.0
 
 STT_ENGINES = ("whisper", "sphinx")
 TTS_ENGINES = ("piper", "flite", "espeak-ng")
@@ -105,6 +108,25 @@ class EngineModels:
         self.stt_executor.shutdown(wait=True, cancel_futures=True)
         self.tts_executor.shutdown(wait=True, cancel_futures=True)
 
+    def _warm_up(self) -> None:
+        """Run each engine once on its own executor thread before the first user turn.
+
+        The first call of an engine on a thread sets up its native thread pool and buffers;
+        without this the first answer of a session is the slowest one.
+        """
+        stt, tts = self._stt, self._tts
+        tone = (np.sin(np.arange(24000) * 0.03) * 2000).astype("<i2").tobytes()
+        jobs: list[Future[object]] = []
+        if stt is not None:
+            jobs.append(self.stt_executor.submit(stt.transcribe, tone))
+        if tts is not None:
+            jobs.append(self.tts_executor.submit(lambda: list(tts.synthesize("Ready."))))
+        for job in jobs:
+            try:
+                job.result(WARM_UP_TIMEOUT_S)
+            except Exception as exc:  # a slow first answer is not worth failing the load
+                log.warning("engine warm-up failed: %s", exc)
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until loading finished; True if it did within ``timeout``."""
         return self._loaded.wait(timeout)
@@ -155,6 +177,7 @@ class EngineModels:
             self._emit("tts", 0.0, f"loading {self._tts_name}")
             tts_order = [self._tts_name] + [n for n in TTS_ENGINES if n != self._tts_name]
             self._tts = self._load_one("tts", tts_order, _make_tts)  # type: ignore[assignment]
+            self._warm_up()
             self._emit("tts", 1.0, self._tts.name if self._tts else "", done=True)
         except Exception as exc:
             log.error("local engine models failed to load: %s", exc)

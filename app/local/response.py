@@ -19,15 +19,19 @@ from typing import Any
 
 from app.local import events as ev
 from app.local.agent.engine import Agent, CallTool, Speak
-from app.local.conversation import Conversation
+from app.local.conversation import BYTES_PER_MS, Conversation
 from app.local.events import JSON, new_id
 from app.local.llm import ChatClient, ChatUnavailable
-from app.local.tts import Synthesizer, split_sentences
+from app.local.presynth import PendingSynthesis
+from app.local.timing import ResponseTiming, TimingSink
+from app.local.tts import StopSignal, Synthesizer, first_clause, split_sentences, synthesize_all
+from app.local.usage import response_usage
 
 log = logging.getLogger("app.local.response")
 
 DELTA_BYTES = 4800  # 100 ms of pcm16 24 kHz
 ARGUMENT_CHUNK = 8  # characters per function_call_arguments.delta
+LLM_INTENTS = ("unknown", "how_are_you", "joke")  # answered by the chat endpoint when there is one
 Send = Callable[[JSON], Awaitable[None]]
 
 
@@ -77,6 +81,12 @@ class ResponseRun:
     announced: bool = False  # ``response.created`` was sent
     started: bool = False  # the task body runs: a task cancel now reaches its handler
     cancel_requested: bool = False  # cancelled before the task ran: ``run`` ends it at once
+    stopping: bool = False  # a cancel was handled: not one more audio delta may leave
+    timing: ResponseTiming = field(default_factory=ResponseTiming)
+    sink: TimingSink | None = None  # receives the timing record when the run ends
+    audio_bytes: int = 0  # output audio sent so far
+    stop_synthesis: StopSignal = field(default_factory=StopSignal)  # aborts TTS in the executor
+    presynth: PendingSynthesis | None = None  # the first clause, synthesised during the silence
     _open: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def shape(self, status: str, details: JSON | None = None) -> JSON:
@@ -103,6 +113,7 @@ class ResponseRun:
     async def announce(self) -> None:
         """Send ``response.created`` (and the rate limits); ``run`` does it if nobody did."""
         self.announced = True
+        self.timing.mark("created")
         await self.send(ev.response_created(self.shape("in_progress")))
         await self.send(ev.rate_limits_updated())
 
@@ -113,6 +124,9 @@ class ResponseRun:
         started yet (or does not exist yet) is only flagged, and ``run`` ends it at once.
         """
         self.cancel_reason = reason
+        self.stopping = True
+        self.stop_synthesis.set()  # the voice thread is free for the next answer at once
+        self.timing.mark("cancel_received")
         if self.started and task is not None:
             task.cancel()
         else:
@@ -122,6 +136,8 @@ class ResponseRun:
         """Run the response to completion or cancellation; ``response.done`` is always sent."""
         self.started = True
         status, details = "completed", None
+        # copied before this response's own items join the conversation
+        context = self._context()
         try:
             if not self.announced:
                 await self.announce()
@@ -129,15 +145,15 @@ class ResponseRun:
                 raise asyncio.CancelledError
             if self.prepare is not None:
                 await self.prepare()
-            context = self.params.context
-            if context is None:
-                context = self.conversation.items
+            self.timing.mark("transcript_ready")
+            context = self._context()
             tools = self.params.tools if self.params.tool_choice != "none" else []
             decision: Speak | CallTool
             if self.params.announce is not None:
                 decision = Speak(self.params.announce, "announcement")
             else:
                 decision = self.agent.decide(context, tools)
+            self.timing.mark("decided")
             if isinstance(decision, CallTool):
                 await self._function_call(decision)
             else:
@@ -158,7 +174,24 @@ class ResponseRun:
                 },
             }
             await self._close_open("incomplete")
-        await self.send(ev.response_done(self.shape(status, details)))
+        done = self.shape(status, details)
+        done["usage"] = response_usage(
+            context, self.output, self.audio_bytes // BYTES_PER_MS, self.conversation
+        )
+        if self.presynth is not None:  # not used (e.g. a tool call, or cancelled before audio)
+            self.presynth.drop()
+            self.presynth = None
+        await self.send(ev.response_done(done))
+        self.timing.mark("done")
+        if self.sink is not None:
+            try:
+                self.sink(self.timing.record(self.id, status))
+            except Exception:  # a timing sink must never break a response
+                log.exception("timing sink failed")
+
+    def _context(self) -> list[JSON]:
+        given = self.params.context
+        return list(given if given is not None else self.conversation.items)
 
     async def _close_open(self, status: str) -> None:
         closers, self._open = self._open, []
@@ -212,7 +245,18 @@ class ResponseRun:
         await self._finish_item(index, item, "completed")
 
     async def _sentences(self, speak: Speak) -> AsyncIterator[str]:
-        if self.llm is not None and speak.intent in ("unknown", "how_are_you", "joke"):
+        first = True
+        async for sentence in self._whole_sentences(speak):
+            if first:
+                first = False
+                # The first sound waits for the whole first sentence: a short clause goes first.
+                for piece in first_clause(sentence):
+                    yield piece
+            else:
+                yield sentence
+
+    async def _whole_sentences(self, speak: Speak) -> AsyncIterator[str]:
+        if self.llm is not None and speak.intent in LLM_INTENTS:
             try:
                 async for sentence in self.llm.sentences(self._chat_messages()):
                     yield sentence
@@ -298,20 +342,38 @@ class ResponseRun:
         await close("completed" if status[0] == "completed" else "incomplete")
         return status
 
+    async def _synthesize(self, sentence: str) -> list[bytes]:
+        pending, self.presynth = self.presynth, None
+        if pending is not None:
+            ready = await pending.result()
+            pending.drop()
+            used = ready is not None and (ready.text, ready.speed) == (sentence, self.params.speed)
+            self.timing.info["presynthesized"] = used
+            if ready is not None and used:
+                return ready.chunks
+        tts = self.tts()
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor,
+            lambda: synthesize_all(tts, sentence, self.params.speed, self.stop_synthesis),
+        )
+
     async def _speak_sentence(
         self, sentence: str, delta: str, content: JSON, track: Any, item_id: str, index: int
     ) -> None:
-        loop = asyncio.get_running_loop()
-        tts = self.tts()
-        chunks = await loop.run_in_executor(
-            self.executor, lambda: list(tts.synthesize(sentence, self.params.speed))
-        )
+        chunks = await self._synthesize(sentence)
         pcm = b"".join(chunks)
+        self.timing.mark("tts_first_chunk")
+        if self.stopping:  # cancelled while the executor finished this sentence
+            raise asyncio.CancelledError
         content["transcript"] += delta
         track.spans.append((len(track.pcm) + len(pcm), sentence))
         await self.send(ev.transcript_delta(self.id, item_id, index, 0, delta))
         for piece in split_audio(pcm):
+            if self.stopping:
+                raise asyncio.CancelledError
             track.pcm.extend(piece)
             self.produced_audio = True
+            self.audio_bytes += len(piece)
             b64 = base64.b64encode(piece).decode("ascii")
             await self.send(ev.audio_delta(self.id, item_id, index, 0, b64))
+            self.timing.mark_delta()

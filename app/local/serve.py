@@ -11,11 +11,13 @@ import asyncio
 import ipaddress
 import signal
 import sys
+from pathlib import Path
 
 from app.events import ModelLoadProgress
 from app.local.llm import ChatClient
 from app.local.models import STT_ENGINES, TTS_ENGINES, EngineModels
 from app.local.server import LocalEngineServer
+from app.local.timing import JsonlSink
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--llm-url", help="optional OpenAI-compatible chat endpoint, e.g. http://127.0.0.1:8080/v1"
     )
     parser.add_argument("--llm-model", default="local", help="model name sent to --llm-url")
+    parser.add_argument(
+        "--timings", type=Path, help="append each response's stage timings to FILE (JSON lines)"
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -67,8 +72,16 @@ def run(args: argparse.Namespace) -> int:
         )
     llm = ChatClient(args.llm_url, model=args.llm_model) if args.llm_url else None
     models = EngineModels(stt=args.stt, tts=args.tts, observer=_progress)
-    server = LocalEngineServer(args.host, args.port, args.token, models=models, llm=llm)
-    return asyncio.run(_serve(server))
+    timings = getattr(args, "timings", None)
+    sink = JsonlSink(timings) if timings is not None else None
+    server = LocalEngineServer(
+        args.host, args.port, args.token, models=models, llm=llm, timing_sink=sink
+    )
+    try:
+        return asyncio.run(_serve(server))
+    finally:
+        if sink is not None:
+            sink.close()
 
 
 async def _serve(server: LocalEngineServer) -> int:

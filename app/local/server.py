@@ -27,6 +27,7 @@ from app.local.events import JSON
 from app.local.llm import ChatClient
 from app.local.models import EngineModels
 from app.local.session import RealtimeSession
+from app.local.timing import TimingSink
 
 log = logging.getLogger("app.local.server")
 
@@ -46,6 +47,7 @@ class LocalEngineServer:
             background as soon as the server starts.
         llm: optional chat endpoint for open questions.
         observer: receives ``ModelLoadProgress`` when ``models`` is created here.
+        timing_sink: receives every response's stage timings (``voxdesk serve --timings``).
 
     Thread: ``start``/``stop`` from any thread (not from the server's own loop);
     ``start_async``/``stop_async`` inside a running loop.
@@ -59,12 +61,14 @@ class LocalEngineServer:
         models: EngineModels | None = None,
         llm: ChatClient | None = None,
         observer: Observer | None = None,
+        timing_sink: TimingSink | None = None,
     ) -> None:
         self.host = host
         self.token = token or secrets.token_urlsafe(24)
         self._owns_models = models is None
         self.models = models or EngineModels(observer=observer)
         self.llm = llm
+        self.timing_sink = timing_sink
         self._requested_port = port
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -191,7 +195,9 @@ class LocalEngineServer:
             except ConnectionClosed:
                 pass  # the client left; its session is being closed
 
-        session = RealtimeSession(send, self.models, model=model, llm=self.llm)
+        session = RealtimeSession(
+            send, self.models, model=model, llm=self.llm, timing_sink=self.timing_sink
+        )
         self.sessions.add(session)
         try:
             await session.start()

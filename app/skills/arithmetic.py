@@ -2,7 +2,8 @@
 
 The expression is parsed with :mod:`ast` and only number literals, the four operations, power,
 modulo, unary signs and parentheses are accepted. Spoken forms ("twelve times seven", "two to
-the power of ten", "15 percent of 80", "9 squared") are rewritten to symbols first.
+the power of ten", "15 percent of 80", "9 squared", "the square root of 16") are rewritten to
+symbols first.
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ _SPOKEN_OPERATORS: tuple[tuple[str, str], ...] = (
     (r"\bopen (?:bracket|parenthesis)\b", " ( "),
     (r"\bclose (?:bracket|parenthesis)\b", " ) "),
 )
+_NUMBER = r"(-?\s*\d+(?:\.\d+)?)"
+# Roots take the number that follows: "square root of 16" → "((16) ** 0.5)".
+_ROOTS: tuple[tuple[str, str], ...] = (
+    (r"\b(?:the\s+)?square root of\s+" + _NUMBER, r"((\1) ** 0.5)"),
+    (r"\b(?:the\s+)?cube root of\s+" + _NUMBER, r"((\1) ** (1 / 3))"),
+)
 _SYMBOLS = str.maketrans({"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-", "^": "**", ",": ""})
 _FILLER = re.compile(r"^\s*(?:what(?:'s| is)|how much is|calculate|compute)\s+|[?=!.]+\s*$")
 _DIGIT_X = re.compile(r"(?<=[\d)])\s*x\s*(?=[\d(])")
@@ -68,7 +75,7 @@ def normalize_expression(text: str) -> str:
     """
     expression = _FILLER.sub("", text.strip().lower()).translate(_SYMBOLS)
     expression = replace_number_words(expression)
-    for pattern, symbol in _SPOKEN_OPERATORS:
+    for pattern, symbol in _SPOKEN_OPERATORS + _ROOTS:
         expression = re.sub(pattern, symbol, expression)
     expression = _DIGIT_X.sub(" * ", expression)
     expression = _PERCENT.sub(r"(\1/100)", expression)

@@ -128,7 +128,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _OPERATOR = re.compile(
     r"\d\s*(?:[-+*/x×÷^%]|plus|minus|times|multiplied by|divided by|over|to the power of|mod"
     r"|modulo)\s*-?\d|"
-    r"\b(?:square root|squared|cubed|percent of)\b|\d\s*% of"
+    r"\b(?:square root|cube root|squared|cubed|percent of)\b|\d\s*% of"
 )
 
 
