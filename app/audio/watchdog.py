@@ -26,6 +26,9 @@ from app.events import NoticeCategory, NoticeLevel, UserNotice
 log = logging.getLogger("app.audio")
 
 RETRY_INTERVAL_S = 0.25  # between attempts to open a stream while none works
+# While no device works the watchdog retries four times a second; the log says so once, then
+# about once a minute, instead of flooding stderr and the log file.
+OPEN_FAILURE_LOG_EVERY = 240
 
 
 class StreamWatchdog:
@@ -61,6 +64,7 @@ class StreamWatchdog:
         self._last_progress = 0.0
         self._got_callback = False
         self._next_retry = 0.0
+        self._open_failures = 0
         self._trouble_reported = False
         self._fallback_reported = False
         self._closer: threading.Thread | None = None  # a hung close still running, if any
@@ -173,9 +177,18 @@ class StreamWatchdog:
             callback = DuplexCallback(self._shared, self._shared.generation)
             self.info = self._backend.open(self._config, callback)
         except Exception as exc:  # noqa: BLE001 - any backend failure means "retry later"
-            log.warning("opening the audio stream failed: %s", exc)
+            self._open_failures += 1
+            if self._open_failures % OPEN_FAILURE_LOG_EVERY == 1:
+                log.warning(
+                    "opening the audio stream failed (%d attempt(s) so far; retrying): %s",
+                    self._open_failures,
+                    exc,
+                )
+            else:
+                log.debug("opening the audio stream failed again: %s", exc)
             self._open = False
             return False
+        self._open_failures = 0
         self._clock.reset()
         self._clock.set_nominal_latency(self.info.input_latency_s, self.info.output_latency_s)
         if self.info.fell_back and not self._fallback_reported:

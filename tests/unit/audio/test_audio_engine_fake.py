@@ -7,6 +7,7 @@ stalled/dead/unopenable streams with notices, the self-test finds the echo path.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -224,3 +225,20 @@ def test_use_devices_reopens_split_streams_and_reports_a_missing_device() -> Non
         assert len(events.of(UserNotice)) == 1  # a requested restart is not news
     finally:
         engine.stop()
+
+
+def test_a_device_that_keeps_failing_is_logged_once_not_per_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    backend = FakeAudioBackend(paced=True)
+    backend.fail_opens = 6
+    engine = AudioEngine(CONFIG, StandInPipeline(), Events(), backend)
+    with caplog.at_level(logging.DEBUG, logger="app.audio"):
+        engine.start()
+        try:
+            wait(lambda: engine.state is EngineState.RUNNING)
+        finally:
+            engine.stop()
+    failures = [r for r in caplog.records if "opening the audio stream failed" in r.getMessage()]
+    assert len(failures) == 6
+    assert [r.levelno for r in failures].count(logging.WARNING) == 1
