@@ -13,18 +13,13 @@ thread), stop the local engine.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
 
 from app import paths
 from app.audio.backend import StreamBackend
@@ -53,15 +48,13 @@ from app.runtime.configure import (
     endpoint_for,
     session_config,
 )
+from app.runtime.probe import probe_connection
 from app.secrets import SecretStore
-from app.session import messages as m
 from app.session.builtin_tools import TimerService, register_builtin_tools
 from app.session.config import SessionConfig
 from app.session.context import ContextPolicy
 from app.session.driver import SessionDriver
-from app.session.errors import classify_exception, notice_for, redact
 from app.session.memory import Memory
-from app.session.protocol.base import Codec, codec_for
 from app.session.tools import ToolRegistry, ToolResult, ToolRunner
 from app.session.transcript_store import TranscriptStore
 from app.session.transcripts import Transcript
@@ -288,30 +281,7 @@ class Core:
         if endpoint.provider == "local":
             endpoint = self._endpoint
         config = session_config(settings, endpoint)
-        codec = codec_for(config)
-        secret = self._auth_for(endpoint.provider)()
-        try:
-            with connect(
-                codec.url(config),
-                additional_headers=codec.headers(config, secret),
-                open_timeout=timeout,
-                close_timeout=2.0,
-            ) as ws:
-                for payload in codec.handshake(m.ConfigureSession(config), []):
-                    ws.send(json.dumps(payload))
-                error = _first_answer(ws, codec, timeout)
-        except ConnectionClosed as exc:  # the server closed the handshake (Gemini's auth errors)
-            frame = exc.rcvd
-            failure = codec.close_failure(
-                frame.code if frame else None, frame.reason if frame else ""
-            )
-            raise ConnectionError(notice_for(failure, provider).text) from None
-        except Exception as exc:  # classified once, below, into words for the user
-            failure = classify_exception(exc)
-            raise ConnectionError(notice_for(failure, provider).text) from None
-        if error is not None:
-            raise ConnectionError(f"The server refused the session: {redact(error)}")
-        return f"Connected to {provider} ({config.model})."
+        return probe_connection(config, self._auth_for(endpoint.provider)(), timeout)
 
     @property
     def muted(self) -> bool:
@@ -422,17 +392,3 @@ def _start_local_engine(observer: Observer) -> tuple[str, str, Callable[[], None
 
     server = LocalEngineServer(observer=observer).start()
     return server.url, server.token, server.stop
-
-
-def _first_answer(ws: ClientConnection, codec: Codec, timeout: float) -> str | None:
-    """Read until the provider confirms the session; the error message if it refuses it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("the server did not confirm the session")
-        for event in codec.decode_all(ws.recv(timeout=remaining)):
-            if isinstance(event, m.SessionStarted):
-                return None
-            if isinstance(event, m.ServerError):
-                return event.message
