@@ -7,9 +7,9 @@ on the speaker monitor and the mic feed (one monotonic clock, see ``app.harness.
    with known probe signals: first audio → speaker, underruns in steady playback and under
    ±30 ms send jitter, button and server barge-in → silence, truncate accuracy, and the app's own
    latency meter against all of these;
-2. voice phase (``e2e_voice``): spoken questions from three synthetic voices into the mic, the
-   embedded local engine answering: voice-to-voice; then VAD barge-in with the echo loopback on
-   (duck and stop) and answers played with nobody speaking (self-interrupts).
+2. voice phase: VAD barge-in with the echo loopback on (duck and stop) and answers played with
+   nobody speaking (self-interrupts) in ``e2e_vad``; then spoken questions from three synthetic
+   voices into the mic, the embedded local engine answering: voice-to-voice (``e2e_voice``).
 
 Writes a flat JSON object and the e2e section of docs/benchmarks.md. Exits 1 only when a phase
 could not measure at all (a missed target is a finding, not a failure).
@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -78,6 +80,14 @@ def summarize(out: Samples) -> dict[str, float]:
     pcts("vad_stop_ms", "bargein_stop_ms", (50, 95, 99))
     for key in ("v2v_meter_speech_end_to_first_audio_ms", "device_output_latency_ms"):
         pcts(key, key, (50, 95))
+    for key in sorted(v):
+        if "_stage_" in key:
+            pcts(key, key, (50, 95))
+    for key in ("v2v_eos_silence_ms", "min_interruption_ms"):
+        if v.get(key):
+            res[key] = v[key][-1]
+    for key in ("vad_not_stopped", "vad_not_silent", "quiet_stuck", "vad_preempted"):
+        res[key] = float(sum(v.get(key, [])))
     if "gaps" in v:
         res["underruns"] = float(sum(v["gaps"]))
         res["underruns_app_counter"] = float(sum(v.get("underruns_app", [])))
@@ -88,6 +98,9 @@ def summarize(out: Samples) -> dict[str, float]:
     if "self_interrupts" in v:
         res["self_interrupts"] = float(sum(v["self_interrupts"]))
         res["self_interrupt_answers"] = float(len(v["self_interrupts"]))
+        res["self_interrupt_other_cuts"] = float(sum(v.get("self_interrupt_other_cuts", [])))
+    if "vad_attempts" in v:
+        res["bargein_vad_trials"] = float(sum(v["vad_attempts"]))
     errors: list[float] = []
     for key, values in v.items():
         if key.startswith("meter_error_ms."):
@@ -103,6 +116,45 @@ def summarize(out: Samples) -> dict[str, float]:
     return res
 
 
+def _revision() -> str:
+    """The checkout's commit, and whether ``app/`` had uncommitted changes (best effort)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "app"], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown revision"
+    return f"commit {head or '?'}" + (" with uncommitted changes in app/" if dirty else "")
+
+
+def _notes(quick: bool, results: dict[str, float]) -> list[str]:
+    counts = (
+        "4 + 3 jitter answers, 6 + 6 button/server barge-ins, 4 VAD barge-ins, 3 quiet answers, "
+        "3 spoken questions"
+        if quick
+        else "20 + 20 jitter answers, 30 + 30 button/server barge-ins, 52 VAD barge-ins, "
+        "50 quiet answers, 33 spoken questions in three voices"
+    )
+    return [
+        f"Run conditions: {'quick' if quick else 'full'} mode ({counts}); {_revision()}; "
+        f"load average (1 min) {results['load_avg_start']:.2f} at the start and "
+        f"{results['load_avg_end']:.2f} at the end, on a 2-core machine shared with other jobs "
+        "(timing noise: single outliers are the machine, percentiles are the app).",
+        "Stages (`*_stage_*`) split the totals with the app's own latency marks and state "
+        "changes against the outside times; signed stages are app mark − outside time or the "
+        "reverse as named. VAD stops are timed up to 5 s after the onset; trials with no cut by "
+        "then are counted in `vad_not_stopped`, not dropped. Meter errors compare each app "
+        "turn (matched by the time of its marks) with the same trial measured outside.",
+        "Rig resolution: the speaker is a PulseAudio null sink whose monitor receives audio as "
+        "the sink renders it, in blocks of about 10 ms; a flush silences the monitor from the "
+        "last render before it, so stop times (and `*_silence_error_ms`) can read a few ms "
+        "below zero. Differences under ~10 ms are at the rig's resolution.",
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the bench; 0 when every phase measured, 1 when one could not measure at all."""
     quick = bool(getattr(args, "quick", False))
@@ -113,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
     out = Samples()
     failed: list[str] = []
     t0 = time.monotonic()
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="voxdesk-bench-e2e-") as tmp:
         work = Path(tmp)
         rig = Rig(work)
@@ -136,12 +189,14 @@ def run(args: argparse.Namespace) -> int:
             rig.close()
     results = summarize(out)
     results["bench_seconds"] = time.monotonic() - t0
+    results["load_avg_start"] = load_start
+    results["load_avg_end"] = os.getloadavg()[0]
     command = "voxdesk bench e2e" + (" --quick" if quick else "") + " --provider local"
     if args.json:
         command += f" --json {args.json}"
         Path(args.json).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     if not getattr(args, "no_docs", False):
-        e2e_report.update_docs(results, command, failed, out.failures)
+        e2e_report.update_docs(results, command, failed, out.failures, notes=_notes(quick, results))
     for key in sorted(results):
         print(f"{key:50s} {results[key]:10.2f}")
     for what in out.failures:

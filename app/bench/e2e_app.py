@@ -13,12 +13,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.events import AssistantState, Observer, SessionStateChanged
 from app.harness.procs import wait_until
 from app.harness.pulse import PulseRig
 from app.harness.recorder import Recorder
+from app.metrics.latency import LatencyMeter
 
 log = logging.getLogger("app.bench")
 
@@ -29,6 +31,71 @@ BASE_SETTINGS: dict[str, object] = {
     "session.turn_detection": "server_vad",
     "session.input_transcription_model": "",
 }
+
+
+class RecordingMeter(LatencyMeter):
+    """The app's real latency meter, also keeping every raw mark for the bench.
+
+    The bench matches the app's turns to its own trials by the marks' times (not by turn order,
+    which a stray VAD turn would shift) and splits totals into stages with them.
+    """
+
+    def __init__(self, window: int = 100) -> None:
+        super().__init__(window)
+        self._raw_lock = threading.Lock()
+        self._raw: dict[str, dict[str, float]] = {}
+
+    def mark(self, turn_id: str, name: str, t: float) -> None:
+        """Record the mark for the bench (first one wins), then in the real meter."""
+        with self._raw_lock:
+            self._raw.setdefault(turn_id, {}).setdefault(name, t)
+        super().mark(turn_id, name, t)
+
+    def raw(self) -> dict[str, dict[str, float]]:
+        """Turn id → mark name → monotonic seconds (a copy)."""
+        with self._raw_lock:
+            return {turn: dict(marks) for turn, marks in self._raw.items()}
+
+    def turn_near(self, mark: str, t: float, within: float) -> MeterTurn | None:
+        """The turn whose ``mark`` lies closest to monotonic ``t``, at most ``within`` s away.
+
+        Its ``values`` are what the meter's snapshot reports for that turn (empty when the turn
+        has left the meter's window or completed no segment).
+        """
+        best: tuple[float, str, dict[str, float]] | None = None
+        for turn, marks in self.raw().items():
+            at = marks.get(mark)
+            if at is None or abs(at - t) > within:
+                continue
+            if best is None or abs(at - t) < best[0]:
+                best = (abs(at - t), turn, marks)
+        if best is None:
+            return None
+        values = {tl.turn_id: dict(tl.values) for tl in self.snapshot().turns}
+        return MeterTurn(best[1], best[2], values.get(best[1], {}))
+
+    def marks_between(self, mark: str, t0: float, t1: float) -> list[float]:
+        """Times of every ``mark`` in ``[t0, t1)`` over all turns, sorted."""
+        return sorted(
+            at
+            for marks in self.raw().values()
+            if (at := marks.get(mark)) is not None and t0 <= at < t1
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MeterTurn:
+    """One turn as the app's meter saw it.
+
+    Attributes:
+        turn_id: the app's turn id.
+        marks: mark name → monotonic seconds.
+        values: segment key → ms, as the meter reports them.
+    """
+
+    turn_id: str
+    marks: dict[str, float]
+    values: dict[str, float]
 
 
 class Rig:
@@ -104,6 +171,9 @@ class HeadlessApp:
 
         data_dir.mkdir(parents=True, exist_ok=True)
         self.core = Core(store, SecretStore(), data_dir=data_dir, start_local_engine=starter)
+        self.meter = RecordingMeter()
+        self.core.meter = self.meter  # before start: the driver is built with the core's meter
+        self.settings = store
         self.core.subscribe(self._on_event)
 
     def _on_event(self, event: object) -> None:
@@ -129,6 +199,11 @@ class HeadlessApp:
         driver = self.core.driver
         return driver.state if driver is not None else AssistantState.DISCONNECTED
 
+    def fine_state(self) -> str:
+        """The session's internal state-machine state (diagnostics only; best effort)."""
+        conv = getattr(self.core.driver, "conversation", None)
+        return str(getattr(getattr(conv, "fsm", None), "value", "unknown"))
+
     def wait_state(self, state: AssistantState, timeout: float, what: str = "") -> None:
         """Block until the session is in ``state``."""
         wait_until(lambda: self.state is state, timeout=timeout, what=what or state.value)
@@ -151,3 +226,11 @@ class HeadlessApp:
         """The latency meter's per-turn segment values (ms)."""
         snap = self.core.latency()
         return {t.turn_id: dict(t.values) for t in snap.turns}
+
+    def meter_turn_near(self, mark: str, t: float, within: float) -> MeterTurn | None:
+        """The app's turn whose ``mark`` is closest to ``t`` (see ``RecordingMeter``)."""
+        return self.meter.turn_near(mark, t, within)
+
+    def marks_between(self, mark: str, t0: float, t1: float) -> list[float]:
+        """Times of every ``mark`` in ``[t0, t1)`` over all the app's turns."""
+        return self.meter.marks_between(mark, t0, t1)

@@ -57,14 +57,6 @@ def reference48(entry: ResponseLog) -> FloatArray:
     return resample(ScriptedRealtimeServer.reference(entry), RATE, RIG_RATE)
 
 
-def _newest_turn(app: HeadlessApp) -> dict[str, float]:
-    turns = app.meter_turns()
-    if not turns:
-        return {}
-    key = max(turns, key=lambda t: int(t.rsplit("-", 1)[-1]) if t[-1].isdigit() else -1)
-    return turns[key]
-
-
 def _start_answer(app: HeadlessApp, server: ScriptedRealtimeServer, text: str) -> ResponseLog:
     before = len(server.responses)
     app.submit(SendText(text))
@@ -125,11 +117,30 @@ def answer_trials(
         out.add(f"{prefix}gaps", count_gaps(x, onset, end, RIG_RATE))
         out.add(f"{prefix}stretch_ms", ((end - onset) - len(ref)) * 1000.0 / RIG_RATE)
         out.add(f"{prefix}underruns_app", app.underruns() - u0)
-        meter = _newest_turn(app).get("first_audio_to_speaker")
-        if meter is not None:
-            out.add("meter_error_ms.first_audio_to_speaker", abs(meter - outside))
-        else:
-            out.add("meter_missing.first_audio_to_speaker", 1)
+        _meter_first_audio(app, entry.first_delta_at, speaker.time_of(onset), out, prefix)
+
+
+def _meter_first_audio(
+    app: HeadlessApp, sent_at: float, heard_at: float, out: Samples, prefix: str
+) -> None:
+    """Check the meter's ``first_audio_to_speaker`` and split the outside figure into stages.
+
+    Stages: server send → the client's ``first_audio`` mark (socket + parse), that mark → the
+    app's ``onset`` mark (the app's own view: queue + device latency), and the outside onset −
+    the app's ``onset`` mark (how far the app's DAC-time estimate is off, signed).
+    """
+    turn = app.meter_turn_near("first_audio", sent_at, within=1.0)
+    meter = turn.values.get("first_audio_to_speaker") if turn is not None else None
+    if turn is None or meter is None:
+        out.add("meter_missing.first_audio_to_speaker", 1)
+        return
+    outside = (heard_at - sent_at) * 1000.0
+    received = turn.marks["first_audio"]
+    out.add("meter_error_ms.first_audio_to_speaker", abs(outside - meter))
+    out.add(f"{prefix}fa_stage_receive_ms", (received - sent_at) * 1000.0)
+    out.add(f"{prefix}fa_stage_app_ms", meter)
+    if "onset" in turn.marks:
+        out.add(f"{prefix}fa_stage_dac_error_ms", (heard_at - turn.marks["onset"]) * 1000.0)
 
 
 def bargein_trials(
@@ -174,11 +185,7 @@ def bargein_trials(
             stop = (speaker.time_of(end) - t_trig) * 1000.0
             out.add(f"{source}_stop_ms", stop)
             _truncate_error(server, entry, t_trig, x, end, out)
-            meter = _newest_turn(app).get("bargein_to_silence")
-            if meter is not None:
-                out.add("meter_error_ms.bargein_to_silence", abs(meter - stop))
-            else:
-                out.add("meter_missing.bargein_to_silence", 1)
+            meter_stop(app, t_trig, speaker.time_of(end), out, source)
         reacts = [
             at
             for kind in ("response.cancel", "conversation.item.truncate")
@@ -190,6 +197,33 @@ def bargein_trials(
         if source == "server":
             server.finish_user_turn(answer_seconds=0.3)
         _settle(app, out, f"{source} trial {i}")
+
+
+def meter_stop(
+    app: HeadlessApp,
+    t_trig: float,
+    silent_at: float,
+    out: Samples,
+    source: str,
+    key: str = "bargein_to_silence",
+) -> None:
+    """Check the meter's ``bargein_to_silence`` against trigger → silence measured outside.
+
+    The error has two parts, recorded as signed stages: ``<source>_stage_trigger_ms`` = the
+    app's ``bargein`` mark − the outside trigger (for the VAD: the app's dating of the speech
+    onset against the clip's onset in the mic feed) and ``<source>_stage_silence_error_ms`` =
+    outside silence − the app's ``silence`` mark.
+    """
+    turn = app.meter_turn_near("bargein", t_trig, within=2.0)
+    meter = turn.values.get("bargein_to_silence") if turn is not None else None
+    if turn is None or meter is None:
+        out.add(f"meter_missing.{key}", 1)
+        return
+    trig = turn.marks["bargein"]
+    out.add(f"meter_error_ms.{key}", abs((silent_at - t_trig) * 1000.0 - meter))
+    out.add(f"{source}_stage_trigger_ms", (trig - t_trig) * 1000.0)
+    if "silence" in turn.marks:
+        out.add(f"{source}_stage_silence_error_ms", (silent_at - turn.marks["silence"]) * 1000.0)
 
 
 def _sent(entry: ResponseLog) -> Callable[[], bool]:

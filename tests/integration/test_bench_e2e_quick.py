@@ -38,5 +38,14 @@ def test_bench_e2e_quick_measures_every_phase(tmp_path):
     assert results["server_bargein_stop_ms.p50"] < 1000.0
     assert results["truncate_error_ms.p50"] < 500.0
     assert "underruns" in results and "jitter_underruns" in results
-    assert "self_interrupts" in results
+    # Self-interrupts are classified (echo-triggered vs other cuts); untimed VAD stops are counted.
+    for key in ("self_interrupts", "self_interrupt_other_cuts", "vad_not_stopped"):
+        assert key in results, key
+    assert results["self_interrupts"] <= results["self_interrupt_answers"]
+    # The app's latency meter is checked against the outside figures: its marks must be there.
+    for segment in ("first_audio_to_speaker", "bargein_to_silence", "voice_to_voice"):
+        key = f"meter_error_ms.{segment}.p95"
+        assert key in results, key
+        assert math.isfinite(results[key]) and results[key] >= 0.0, (key, results[key])
+    assert "v2v_stage_eos_ms.p50" in results and "v2v_stage_engine_ms.p50" in results
     assert results["bench_seconds"] < 180.0 * 2  # quick is meant to stay under 3 minutes
