@@ -36,7 +36,7 @@ from app.session.collaborators import (
     ToolResultLike,
     TranscriptLike,
 )
-from app.session.config import SessionConfig
+from app.session.config import SessionConfig, VadKind
 from app.session.errors import Failure, classify_server_error, notice_for
 from app.session.latency_marks import TurnMarks
 from app.session.statemachine import Ev, ResponseGate, State, public_state, step
@@ -162,6 +162,17 @@ class Conversation(TurnActions):
             case _:
                 log.debug("ignored command %s", type(command).__name__)
 
+    def _speech_end_ms(self, audio_end_ms: int) -> int:
+        """Where the user's speech ended, in the server's input-audio milliseconds.
+
+        With ``server_vad`` the reported ``audio_end_ms`` "includes the silence duration"
+        (openai's type docs): it is when the server decided, not when the user stopped.
+        Semantic VAD waits a variable time, so its figure is taken as it is.
+        """
+        if self.config.vad is VadKind.SERVER_VAD:
+            return max(0, audio_end_ms - self.config.server_vad.silence_duration_ms)
+        return audio_end_ms
+
     def _offline(self, what: str) -> bool:
         if self.fsm not in OFFLINE_STATES and self.fsm is not State.FAILED:
             return False
@@ -215,7 +226,7 @@ class Conversation(TurnActions):
                 self._on_server_speech_started(start_ms)
             case m.UserSpeechStopped(audio_end_ms=end_ms):
                 if self.config.uses_server_vad() and end_ms >= 0:
-                    pos = self.sent_audio.locate(end_ms)
+                    pos = self.sent_audio.locate(self._speech_end_ms(end_ms))
                     self.marks.mark("speech_end", pos.captured_at if pos else self.clock())
                 self.feed(self.turns.server_speech_stopped(), "server VAD: speech stopped")
             case m.ResponseCreated(response_id=rid):
