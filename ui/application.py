@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import signal
@@ -30,6 +31,9 @@ from ui.tray import TrayFactory, default_tray_factory
 log = logging.getLogger("ui")
 
 START_JOIN_TIMEOUT_S = 30.0
+# Quitting must always work: if stopping the parts takes longer than this (a native library
+# stuck in a call), the threads' stacks go to stderr and the process exits anyway.
+SHUTDOWN_DEADLINE_S = 10.0
 STARTUP_MARK_ENV = "VOXDESK_STARTUP_MARK"
 """If set, the monotonic time the window was first shown is printed as ``VOXDESK_SHOWN <t>``."""
 
@@ -115,16 +119,30 @@ def run(
             starter.start()
 
     QTimer.singleShot(0, shown)
+    code = 0
     try:
-        return app.exec()
+        code = app.exec()
+        return code
     finally:
+        deadline = threading.Timer(SHUTDOWN_DEADLINE_S, _force_exit, args=(lambda: code,))
+        deadline.daemon = True
+        deadline.start()
         shell.shutdown()
         if starter is not None:
             starter.join(START_JOIN_TIMEOUT_S)
         if stop_core is not None:
             stop_core()
+        deadline.cancel()
         uninstall()
         del _keep
+
+
+def _force_exit(code: Callable[[], int]) -> None:
+    """Shutdown overran ``SHUTDOWN_DEADLINE_S``: show where it is stuck, then exit anyway."""
+    log.error("shutdown took over %.0f s; exiting without finishing it", SHUTDOWN_DEADLINE_S)
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    logging.shutdown()
+    os._exit(code())
 
 
 def launch(args: argparse.Namespace) -> int:
