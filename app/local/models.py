@@ -177,7 +177,8 @@ class EngineModels:
             self._emit("tts", 0.0, f"loading {self._tts_name}")
             tts_order = [self._tts_name] + [n for n in TTS_ENGINES if n != self._tts_name]
             self._tts = self._load_one("tts", tts_order, _make_tts)  # type: ignore[assignment]
-            self._warm_up()
+            if not self._closing.is_set():  # nobody will talk to a server that is shutting down
+                self._warm_up()
             self._emit("tts", 1.0, self._tts.name if self._tts else "", done=True)
         except Exception as exc:
             log.error("local engine models failed to load: %s", exc)
