@@ -48,6 +48,8 @@ class DoubleTalkSettings:
         track_lag_ms: echo-only frames are counted only when no WebRTC evidence followed
             within this time (keeps the near talker's first syllables out of the statistics).
         webrtc_ratio_db: WebRTC output over mic level above which a frame confirms near speech.
+        webrtc_max_db: ...but not above this: an output louder than the mic is the canceller
+            subtracting a misaligned echo estimate (the echo path delay changed), not the user.
         floor_dbfs: outputs below this level are never evidence (noise, silence).
         onset_frames: consecutive Speex evidence frames that start near speech.
         confirm_frames: consecutive Speex evidence frames that confirm it without WebRTC.
@@ -67,6 +69,7 @@ class DoubleTalkSettings:
     track_step_db: float = 0.8
     track_lag_ms: int = 300
     webrtc_ratio_db: float = -15.0
+    webrtc_max_db: float = 1.0
     floor_dbfs: float = -60.0
     onset_frames: int = 2
     confirm_frames: int = 5
@@ -108,6 +111,7 @@ class DoubleTalkDetector:
         self._level_ratio = _lin(s.speex_level_db)
         self._echo_pow = 0.0  # smoothed mic power on echo-only frames
         self._webrtc_ratio = _lin(s.webrtc_ratio_db)
+        self._webrtc_max = _lin(s.webrtc_max_db)
         self._echo_hold = max(1, s.echo_hold_ms // frame_ms)
         self._hang_short = max(1, s.hang_short_ms // frame_ms)
         self._hang_long = max(1, s.hang_long_ms // frame_ms)
@@ -149,7 +153,9 @@ class DoubleTalkDetector:
             and speex > self._level_ratio * self._echo_pow
             and ratio_db > max(s.speex_ratio_db, self.residual_db + s.speex_margin_db)
         )
-        confirm = webrtc > self._floor and webrtc > self._webrtc_ratio * mic
+        confirm = (
+            webrtc > self._floor and self._webrtc_ratio * mic < webrtc <= self._webrtc_max * mic
+        )
         if self._warmup > 0:  # AEC3 leaks echo until it has heard the far end for a while
             self._warmup -= 1
             onset = confirm = False

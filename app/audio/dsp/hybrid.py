@@ -7,18 +7,25 @@ voice reach the VAD, but during double talk it attenuates the user and swallows 
 echo. Both run on every frame so each keeps its adaptive state converged, and a double-talk
 detector (:mod:`app.audio.dsp.doubletalk`) picks, per 10 ms frame, which output is sent upstream
 and to the VAD: WebRTC's while echo is possible and no near talker is present, Speex's otherwise,
-with a one-frame linear crossfade at each switch. Speex's output is delayed to WebRTC's latency
-so the two are sample-aligned and the crossfade does not comb-filter. The frame's ``speech_ok``
+with a one-frame linear crossfade at each switch. Both chains run without their own AGC (an
+AGC lifting residual echo makes echo look like the user to the detector); when AGC is on, a
+speech-level AGC (:mod:`app.audio.dsp.gain`) is applied to ``upstream`` after the mix, adapted
+on the user's frames only, while ``detect`` (the VAD's input) stays at unity gain. Speex's
+output is delayed to WebRTC's latency so the two are sample-aligned and the crossfade does not
+comb-filter. The frame's ``speech_ok``
 gate is open only on frames where the detector saw the user (or no echo is possible), so the VAD
 never starts speech on the hold frames after the user stopped, when Speex's echo leaks through.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from app.audio.dsp.base import DelayLine, DspBackend, DspFrame, Frame
 from app.audio.dsp.doubletalk import DoubleTalkDetector, DoubleTalkSettings
+from app.audio.dsp.gain import SpeechAgc
 from app.audio.dsp.speex import SpeexBackend
 from app.audio.dsp.webrtc import WebRtcBackend
 from app.audio.dspconfig import DspConfig
@@ -49,8 +56,14 @@ class HybridBackend(DspBackend):
     ) -> None:
         super().__init__(rate)
         n = self.frame_size
-        self._speex = SpeexBackend(config, rate)
-        self._webrtc = WebRtcBackend(config, rate)
+        # The detector compares the cancellers' output levels with the mic level: they must
+        # run at unity gain, so the AGC runs after the mix (see app.audio.dsp.gain).
+        unity = dataclasses.replace(config, agc=False)
+        self._speex = SpeexBackend(unity, rate)
+        self._webrtc = WebRtcBackend(unity, rate)
+        self._agc = (
+            SpeechAgc(config.agc_target_dbfs, config.agc_max_gain_db, n) if config.agc else None
+        )
         latency = max(self._speex.latency_samples, self._webrtc.latency_samples)
         self._speex_delay = DelayLine(latency - self._speex.latency_samples, n)
         self._webrtc_delay = DelayLine(latency - self._webrtc.latency_samples, n)
@@ -89,7 +102,12 @@ class HybridBackend(DspBackend):
             self._gain = goal
         if goal == 1.0:
             self.speex_frames += 1
-        return DspFrame(out, out, self._dtd.evidence or not self._use_aec)
+        user = self._dtd.evidence or not self._use_aec
+        if self._agc is None:
+            return DspFrame(out, out, user)
+        # Adapt only on the user: with no echo possible the detector's evidence is always on,
+        # so silence and noise are kept out by the stage's own level floor.
+        return DspFrame(self._agc.process(out, user), out, user)
 
     @property
     def echo_possible(self) -> bool:
