@@ -25,6 +25,9 @@ from app.session.tool_calls import ToolCalls
 from app.session.turns import TurnTaker
 from app.session.uplink import SentAudio, UplinkQueue
 
+# At most this much of the user's speech before the VAD decided is credited to a barge-in.
+ONSET_CREDIT_MAX_S = 0.15
+
 
 class AudioTrack:
     """Bookkeeping of the assistant audio item a barge-in may truncate."""
@@ -176,9 +179,13 @@ class TurnActions:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        self._duck_timer = loop.call_later(
-            self.config.min_interruption_ms / 1000, self._interruption_due
-        )
+        # "Speech lasting past min_interruption_ms" counts from when the user started, not from
+        # the VAD's decision (which comes tens of ms later); a stale or bogus onset stamp is
+        # capped so it can never turn a blip into an instant barge-in.
+        trigger = self._duck_trigger_at
+        spoken = 0.0 if trigger is None else min(ONSET_CREDIT_MAX_S, self.clock() - trigger)
+        delay = max(0.0, self.config.min_interruption_ms / 1000 - max(0.0, spoken))
+        self._duck_timer = loop.call_later(delay, self._interruption_due)
 
     def _interruption_due(self) -> None:
         self._duck_timer = None

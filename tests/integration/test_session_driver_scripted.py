@@ -370,3 +370,24 @@ def test_malformed_and_oversized_frames_are_survived(running: list[SessionDriver
         wait_until(lambda: sum(driver.codec.malformed.values()) == 3, 3)
         assert driver.codec.unknown["totally.unknown"] == 1
         assert len(srv.peers) == 1 and driver.state is AssistantState.LISTENING
+
+
+def test_interruption_length_counts_from_the_speech_onset_not_the_vad_decision(
+    server: ScriptedServer, running: list[SessionDriver]
+) -> None:
+    """Speech that began before the VAD decided is credited, up to a 150 ms cap."""
+    import time
+
+    from app.events import SpeechStarted
+
+    server.knobs = dataclasses.replace(server.knobs, chunks=100, pace_s=0.02)
+    driver, playback, _ = make(server, min_interruption_ms=400)
+    start(running, driver)
+    driver.submit(SendText("go"))
+    wait_until(lambda: any(n == "enqueue" for n, _ in playback.calls), 5)
+    decided = time.monotonic()
+    driver.submit(SpeechStarted(0, decided - 0.3))  # onset 300 ms before the decision
+    wait_until(lambda: "flush" in playback.names(), 3)
+    confirmed_after = time.monotonic() - decided
+    assert playback.names()[:2] == ["duck", "flush"]
+    assert 0.2 <= confirmed_after < 0.37  # 400 ms minimum less the 150 ms cap, not less 300 ms
