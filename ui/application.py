@@ -34,6 +34,8 @@ START_JOIN_TIMEOUT_S = 30.0
 # Quitting must always work: if stopping the parts takes longer than this (a native library
 # stuck in a call), the threads' stacks go to stderr and the process exits anyway.
 SHUTDOWN_DEADLINE_S = 10.0
+# From a quit signal to the end of the process, whatever the GUI thread is doing.
+SIGNAL_DEADLINE_S = 15.0
 STARTUP_MARK_ENV = "VOXDESK_STARTUP_MARK"
 """If set, the monotonic time the window was first shown is printed as ``VOXDESK_SHOWN <t>``."""
 
@@ -61,12 +63,35 @@ def install_signal_handlers(app: QApplication) -> QTimer:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    _watch_quit_signals()
     # Python runs signal handlers only between bytecodes; a light timer wakes it up.
     timer = QTimer(app)
     timer.setInterval(200)
     timer.timeout.connect(lambda: None)
     timer.start()
     return timer
+
+
+def _watch_quit_signals() -> None:
+    """Make SIGTERM/SIGINT end the process even if the GUI thread is stuck.
+
+    The Python handler above only runs when the GUI thread gets back to Python. The C-level
+    handler also writes the signal number to a wake-up pipe at once; a watcher thread reading
+    it arms a deadline that dumps every thread's stack and exits if the process is still alive.
+    """
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    signal.set_wakeup_fd(write_end)
+
+    def watch() -> None:
+        while data := os.read(read_end, 16):
+            if signal.SIGTERM in data or signal.SIGINT in data:
+                deadline = threading.Timer(SIGNAL_DEADLINE_S, _force_exit, args=(lambda: 0,))
+                deadline.daemon = True
+                deadline.start()
+                return
+
+    threading.Thread(target=watch, name="quit-signal-watch", daemon=True).start()
 
 
 def run(
@@ -139,7 +164,7 @@ def run(
 
 def _force_exit(code: Callable[[], int]) -> None:
     """Shutdown overran ``SHUTDOWN_DEADLINE_S``: show where it is stuck, then exit anyway."""
-    log.error("shutdown took over %.0f s; exiting without finishing it", SHUTDOWN_DEADLINE_S)
+    log.error("quitting is taking too long; exiting without finishing the shutdown")
     faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
     logging.shutdown()
     os._exit(code())
