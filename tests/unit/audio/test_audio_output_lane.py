@@ -165,7 +165,8 @@ def test_lane_step_decisions_without_threads() -> None:
         now = time.monotonic()
         lane.step(now + 1.0)  # idle: remember when
         assert backend.output_running()
-        lane.step(now + 1.0 + CONFIG.output_idle_s)
+        # a hair past the idle time: (t + 1.3) - (t + 1.0) may round below 0.3 in floats
+        lane.step(now + 1.0 + CONFIG.output_idle_s + 1e-3)
         assert not backend.output_running()
         assert [run for run, _ in cuts] == [1]
     finally:
