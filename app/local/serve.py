@@ -12,6 +12,7 @@ import ipaddress
 import signal
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from app.events import ModelLoadProgress
 from app.local.llm import ChatClient
@@ -49,10 +50,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _say(line: str, stream: TextIO) -> None:
+    """Write one whole line in one call.
+
+    The loader thread reports progress while the main thread prints the address; print()'s
+    separate newline write let them interleave ("loadingURL: …"), which broke anything reading
+    the output line by line.
+    """
+    stream.write(line + "\n")
+    stream.flush()
+
+
 def _progress(event: object) -> None:
     if isinstance(event, ModelLoadProgress):
         state = "error: " + event.error if event.error else ("ready" if event.done else "loading")
-        print(f"[{event.component}] {event.detail} - {state}", file=sys.stderr, flush=True)
+        _say(f"[{event.component}] {event.detail} - {state}", sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,8 +102,8 @@ async def _serve(server: LocalEngineServer) -> int:
     except OSError as exc:
         print(f"voxdesk serve: cannot listen: {exc}", file=sys.stderr)
         return 1
-    print(f"URL:   {server.url}", flush=True)
-    print(f"Token: {server.token}", flush=True)
+    _say(f"URL:   {server.url}", sys.stdout)
+    _say(f"Token: {server.token}", sys.stdout)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -96,8 +96,11 @@ class LocalEngineServer:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start_async(self) -> None:
-        """Start listening in the running loop and begin loading models."""
-        self.models.start_loading()
+        """Start listening in the running loop, then begin loading models.
+
+        Listening comes first: the native loaders can hold the GIL for long stretches, and the
+        address must be known (and printed by ``voxdesk serve``) without waiting for them.
+        """
         self._server = await serve(
             self._handle,
             self.host,
@@ -107,6 +110,7 @@ class LocalEngineServer:
             compression=None,
         )
         log.info("local engine listening on %s", self.url)
+        self.models.start_loading()
 
     async def stop_async(self) -> None:
         """Close every connection and stop listening."""
