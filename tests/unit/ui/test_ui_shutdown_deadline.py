@@ -62,7 +62,7 @@ def test_a_stuck_shutdown_is_cut_off_at_the_deadline_with_stacks_on_stderr() -> 
 
 STUCK_LOOP = textwrap.dedent(
     """
-    import os, signal, sys, threading, time
+    import os, signal, sys, threading
     from PySide6.QtCore import QTimer
     import ui.application as application
     from app.secrets import SecretStore
@@ -76,8 +76,9 @@ STUCK_LOOP = textwrap.dedent(
 
     def the_gui_thread_gets_stuck():
         threading.Timer(0.2, os.kill, args=(os.getpid(), signal.SIGTERM)).start()
+        never = threading.Event()
         while True:  # a slot that never returns to the event loop
-            time.sleep(0.01)
+            never.wait(0.01)
 
     QTimer.singleShot(100, the_gui_thread_gets_stuck)
     application.run(core, start_minimized=False, hotkey_factory=lambda: NoHotkeyBackend("t"))
