@@ -347,6 +347,11 @@ class Conversation(TurnActions):
         fatal = fatal_or_none(event)
         if fatal is not None:
             raise ConnectionEnded(fatal)
+        if event.code == "response_cancel_not_active":
+            # Our cancel crossed the response's own response.done (it ended while the cancel
+            # was in flight): the response is over either way, which is what the cancel wanted.
+            log.debug("response.cancel arrived after the response ended")
+            return
         log.warning("server error %s: %s", key, event.message[:200])
         if event.code == "input_audio_buffer_commit_empty":
             self.emit(
