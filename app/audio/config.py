@@ -45,9 +45,9 @@ class AudioConfig:
             audio is queued and aborted on ``flush()`` and when playback has gone idle: audio
             then reaches the DAC without waiting behind the device buffer's silence, and a
             flush silences the speaker at once instead of after the device latency. The mic
-            runs on its own input stream and never stops. False (default until the echo
-            regression noted in the report is solved): one full-duplex stream (two only when
-            the devices differ) that always runs.
+            runs on its own input stream and never stops (the default: measured in
+            docs/benchmarks.md). False: one full-duplex stream (two only when the devices
+            differ) that always runs, with the device latency in front of every flush.
         output_idle_s: with ``output_on_demand``, stop the output this long after its last
             sample left the DAC.
         far_lead_ms: with separate streams, the far-end reference handed to the AEC with a mic
@@ -80,7 +80,7 @@ class AudioConfig:
     playback_decay_s: float = 10.0
     flush_fade_ms: float = 4.0
     resample_quality: str = "HQ"
-    output_on_demand: bool = False
+    output_on_demand: bool = True
     output_idle_s: float = 0.3
     far_lead_ms: float = 10.0
     stall_timeout_s: float = 0.5

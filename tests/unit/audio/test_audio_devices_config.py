@@ -78,9 +78,9 @@ def test_config_derived_values() -> None:
     config = AudioConfig(device_rate=16_000, playback_capacity_s=1.0)
     assert config.block_frames == 160
     assert config.playback_capacity_frames == 16_384
-    assert not config.split_streams  # one duplex stream by default
-    assert AudioConfig(output_on_demand=True).split_streams  # the output on its own stream
-    assert AudioConfig(output_device="USB").split_streams
+    assert config.split_streams  # by default the output is its own, on-demand stream
+    assert not AudioConfig(output_on_demand=False).split_streams  # one duplex stream
+    assert AudioConfig(output_on_demand=False, output_device="USB").split_streams
 
 
 def test_pa_clock_maps_dac_times_with_the_smallest_offset_and_falls_back() -> None:

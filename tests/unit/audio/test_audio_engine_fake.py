@@ -23,7 +23,7 @@ from app.audio.telemetry import EngineState
 from app.events import AudioChunk, NoticeCategory, NoticeLevel, PlaybackDrained, UserNotice
 
 T = TypeVar("T")
-CONFIG = AudioConfig(playback_capacity_s=4.0, startup_grace_s=1.0)
+CONFIG = AudioConfig(playback_capacity_s=4.0, startup_grace_s=1.0, output_on_demand=False)
 RATE = CONFIG.device_rate
 FRAMES = CONFIG.block_frames
 
