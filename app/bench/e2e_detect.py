@@ -5,6 +5,8 @@ Timestamps come from the signals themselves, never from guessed offsets:
 
 - ``locate`` finds a known clip inside a recording by normalised cross-correlation (the user's
   WAV inside the mic-feed recording, the scripted server's probe signal on the speaker monitor);
+- ``heard_onset`` finds where a known signal's *first* sample was heard, even when playback
+  stalled right after it (a long probe locks onto the audio after the stall);
 - ``active_bounds`` finds where a known clip's sound begins and ends (end of the user's
   utterance = the clip's lag + its last active sample);
 - ``first_sound`` / ``silence_from`` find the first assistant sample and the point after which
@@ -69,6 +71,37 @@ def locate(reference: FloatArray, recording: FloatArray, min_corr: float = 0.5) 
     if corr < min_corr:
         raise DetectionError(f"reference not found (best correlation {corr:.2f} < {min_corr})")
     return Located(lag, corr)
+
+
+def heard_onset(
+    reference: FloatArray,
+    recording: FloatArray,
+    rate: int,
+    probe_ms: float = 200.0,
+    head_ms: float = 10.0,
+    min_corr: float = 0.6,
+) -> int:
+    """Index in ``recording`` where ``reference``'s sample 0 was heard.
+
+    A ``probe_ms`` probe places the signal coarsely; but when playback stalled early (an underrun
+    after the first chunk), the probe matches best *after* the gap, where most of it lies. A gap
+    only delays what follows it, so the reference's first ``head_ms`` is then looked for at or
+    before that coarse position, and the earliest place it was heard wins.
+
+    Raises:
+        DetectionError: the probe is not in ``recording``.
+    """
+    probe = max(1, round(probe_ms * rate / 1000.0))
+    head = max(1, round(head_ms * rate / 1000.0))
+    coarse = locate(reference[:probe], recording, min_corr).lag
+    window = recording[: max(0, coarse) + head + head // 2]
+    if len(window) < head:
+        return coarse
+    try:
+        found = locate(reference[:head], window, min_corr=0.8)
+    except DetectionError:
+        return coarse
+    return found.lag if found.lag < coarse else coarse
 
 
 def window_rms(x: FloatArray, win: int) -> npt.NDArray[np.float64]:

@@ -22,8 +22,8 @@ from app.bench.e2e_detect import (
     DetectionError,
     FloatArray,
     count_gaps,
+    heard_onset,
     heard_position,
-    locate,
     silence_from,
 )
 from app.bench.e2e_scripted import RATE, Pacing, ResponseLog, ScriptedRealtimeServer
@@ -72,8 +72,7 @@ def _onset(speaker: Recorder, entry: ResponseLog, x: FloatArray, ref: FloatArray
     assert entry.first_delta_at is not None
     lo = max(0, speaker.index_at(entry.first_delta_at) - RIG_RATE // 20)
     hi = min(len(x), lo + 3 * RIG_RATE)
-    found = locate(ref[: RIG_RATE // 5], x[lo:hi], min_corr=0.6)
-    return lo + found.lag
+    return lo + heard_onset(ref, x[lo:hi], RIG_RATE)
 
 
 def answer_trials(

@@ -113,7 +113,9 @@ def _v2v_stages(app: HeadlessApp, t_play: float, t_end: float, heard: float, out
     configured silence, the server VAD's hop, the uplink), ``v2v_stage_engine_ms`` → the first
     audio delta received (the engine: transcription, reply, first synthesized chunk),
     ``v2v_stage_playout_ms`` → the first sample on the speaker. Also the app's ``speech_end``
-    mark against the outside end of speech (``v2v_stage_speech_end_mark_ms``, signed).
+    mark against the outside end of speech (``v2v_stage_speech_end_mark_ms``, signed) and its
+    ``onset`` mark against the outside first sample (``v2v_stage_onset_mark_ms``, signed): the
+    meter's error is their difference.
     """
     turn = app.meter_turn_near("onset", heard, within=1.0) or app.meter_turn_near(
         "speech_end", t_end, within=3.0
@@ -135,6 +137,8 @@ def _v2v_stages(app: HeadlessApp, t_play: float, t_end: float, heard: float, out
         if thinking:
             out.add("v2v_stage_engine_ms", (marks["first_audio"] - thinking[0]) * 1000.0)
         out.add("v2v_stage_playout_ms", (heard - marks["first_audio"]) * 1000.0)
+    if "onset" in marks:
+        out.add("v2v_stage_onset_mark_ms", (marks["onset"] - heard) * 1000.0)
 
 
 def answer_audio(fixtures: SpeechFixtures) -> FloatArray:

@@ -125,6 +125,7 @@ class Conversation(TurnActions):
         turns = self.turns
         match command:
             case AudioChunk():
+                self.marks.mic_audio(command)
                 self._on_chunk(command)
             case SpeechStarted(at=at):
                 if turns.local_vad_ends_turns and self.fsm is not State.USER_SPEAKING:
@@ -132,7 +133,7 @@ class Conversation(TurnActions):
                 self.feed(turns.local_speech_started(), "local VAD: speech started", at)
             case SpeechStopped(at=at):
                 if turns.local_vad_ends_turns:
-                    self.speech_end_at = at
+                    self.speech_end_at = self.marks.vad_speech_end(at)
                 self.feed(turns.local_speech_stopped(), "local VAD: speech stopped")
             case PlaybackDrained():
                 self.dispatch(Ev.PLAYBACK_DRAINED, "playback drained")
@@ -227,7 +228,8 @@ class Conversation(TurnActions):
             case m.UserSpeechStopped(audio_end_ms=end_ms):
                 if self.config.uses_server_vad() and end_ms >= 0:
                     pos = self.sent_audio.locate(self._speech_end_ms(end_ms))
-                    self.marks.mark("speech_end", pos.captured_at if pos else self.clock())
+                    end = self.marks.vad_speech_end(pos.captured_at) if pos else self.clock()
+                    self.marks.mark("speech_end", end)
                 self.feed(self.turns.server_speech_stopped(), "server VAD: speech stopped")
             case m.ResponseCreated(response_id=rid):
                 self._on_response_created(rid)

@@ -3,19 +3,28 @@
 =============  ==================================================================================
 ``capture``    ``AudioChunk.captured_at`` (ADC time) of the turn's first uplinked chunk
 ``uplink_sent`` when that chunk's ``append`` left the socket
-``speech_end`` ``SpeechStopped.at`` (local VAD), the key release (push-to-talk), the server VAD's
-               ``audio_end_ms`` mapped back to the capture clock, or the send of a typed turn
+``speech_end`` ``SpeechStopped.at`` (local VAD) or the server VAD's ``audio_end_ms`` mapped back
+               to the capture clock, each moved to the last audible mic sample near it
+               (:meth:`TurnMarks.vad_speech_end`); the key release (push-to-talk); or the
+               send of a typed turn
 ``first_audio`` arrival of the response's first audio delta
 ``onset``      ``playback.onset_at(item)``: DAC time of that audio's first sample (polled)
-``bargein``    the trigger: ``SpeechStarted.at``, the key/button press, or the arrival of the
-               server's ``speech_started``
+``bargein``    the trigger: ``SpeechStarted.at`` (the capture DSP dates the onset), the
+               key/button press, or the arrival of the server's ``speech_started``
 ``silence``    ``playback.last_sample_at()`` once the flush took effect (polled)
 =============  ==================================================================================
 
 A turn starts when the user starts one (key press, speech start, typed text). ``bargein`` and
 ``silence`` are recorded in the turn current at the flush; ``first_audio`` and ``onset`` in the
-turn current at the first delta. Polls run on the loop every ``POLL_S`` and stop once the value is
-known or after a bound, so they cost a timer tick, never a busy loop.
+turn current at the first delta.
+
+A VAD's end-of-speech stamp is the edge of a 32 ms window, late by the model's own lag (~100 ms);
+the user stopped speaking at the last audible sample, which is what the meter must time (and what
+the end-to-end bench measures on the mic feed). The mic levels every chunk leaves
+(:meth:`TurnMarks.mic_audio`) place that edge (``app.metrics.speech_edges``).
+
+Polls run on the loop every ``POLL_S`` and stop once the value is known or after a bound,
+so they cost a timer tick, never a busy loop.
 
 Thread: the session loop thread only.
 """
@@ -26,6 +35,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from app.events import AudioChunk
+from app.metrics.speech_edges import MicLevels
 from app.ports import PlaybackSink
 from app.session.collaborators import MeterLike
 
@@ -60,6 +71,15 @@ class TurnMarks:
         self._onset: asyncio.TimerHandle | None = None
         self._onset_item: tuple[str, str] | None = None
         self._silence: asyncio.TimerHandle | None = None
+        self.levels = MicLevels()
+
+    def mic_audio(self, chunk: AudioChunk) -> None:
+        """Record the level of a cleaned mic chunk (every chunk, uplinked or not)."""
+        self.levels.add(chunk.pcm, chunk.sample_rate, chunk.captured_at)
+
+    def vad_speech_end(self, at: float) -> float:
+        """The audible end of the speech a VAD says stopped at ``at`` (capture clock)."""
+        return self.levels.speech_end(at)
 
     def new_turn(self) -> str:
         """Start a new turn and return its id."""
@@ -110,7 +130,8 @@ class TurnMarks:
                 self.mark("onset", at, onset_turn)
         turn = self.turn_id
         now = self._clock()
-        self.mark("bargein", self.trigger_at if self.trigger_at is not None else now, turn)
+        trigger = self.trigger_at if self.trigger_at is not None else now
+        self.mark("bargein", trigger, turn)
         self.trigger_at = None
         if self._silence is not None:
             self._silence.cancel()

@@ -10,6 +10,7 @@ from app.bench.e2e_detect import (
     db_to_amp,
     duck_point,
     first_sound,
+    heard_onset,
     heard_position,
     locate,
     probe_signal,
@@ -152,3 +153,29 @@ def test_last_sound_finds_the_end_of_a_burst_inside_a_window():
     end = last_sound(rec, 0, RATE)
     assert end is not None and abs(end - (1000 + len(burst))) <= 96
     assert last_sound(rec, 1000 + len(burst) + 10, RATE) is None
+
+
+@pytest.mark.parametrize(("first_ms", "gap_ms"), [(20, 30), (20, 50), (40, 40), (10, 60)])
+def test_heard_onset_is_the_first_chunk_even_when_playback_stalled_after_it(first_ms, gap_ms):
+    """A jitter underrun after the first chunk must not move the onset to after the gap."""
+    probe = probe_signal(1.0, RATE, seed=5)
+    pre, first, gap = 2400, first_ms * RATE // 1000, gap_ms * RATE // 1000
+    rec = np.concatenate(
+        [np.zeros(pre), 0.5 * probe[:first], np.zeros(gap), 0.5 * probe[first:], np.zeros(RATE)]
+    ).astype(np.float32)
+    assert heard_onset(probe, rec, RATE) == pre
+    # the long probe alone locks onto the audio after the stall
+    assert locate(probe[: RATE // 5], rec).lag == pre + gap
+
+
+def test_heard_onset_without_a_gap_is_the_probe_lag():
+    probe = probe_signal(1.0, RATE, seed=6)
+    rec = _place(0.3 * probe, 7777, 2 * RATE)
+    assert heard_onset(probe, rec, RATE) == 7777
+
+
+def test_heard_onset_raises_when_the_signal_is_absent():
+    probe = probe_signal(1.0, RATE, seed=7)
+    other = probe_signal(2.0, RATE, seed=8)
+    with pytest.raises(DetectionError):
+        heard_onset(probe, other, RATE)

@@ -1,0 +1,90 @@
+"""Speech end for the meter: the VAD's end stamp moved to the audible end of the mic audio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.events import AudioChunk
+from app.metrics.latency import LatencyMeter
+from app.metrics.speech_edges import MicLevels
+from app.session.latency_marks import TurnMarks
+
+RATE = 24000
+CHUNK = RATE // 50  # 20 ms
+T0 = 100.0  # capture time of the first sample
+
+
+def _signal(parts: list[tuple[float, float]], seed: int = 1) -> np.ndarray:
+    """Noise in consecutive ``(seconds, dBFS)`` stretches (RMS exactly at that level)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for seconds, dbfs in parts:
+        n = round(seconds * RATE)
+        x = rng.standard_normal(n)
+        x *= 10 ** (dbfs / 20) / np.sqrt(np.mean(x * x))
+        out.append(x)
+    return np.concatenate(out)
+
+
+def _chunks(x: np.ndarray) -> list[AudioChunk]:
+    pcm = (np.clip(x, -1, 1) * 32767).round().astype("<i2")
+    return [
+        AudioChunk(pcm[i : i + CHUNK].tobytes(), RATE, i, T0 + i / RATE)
+        for i in range(0, len(pcm) - CHUNK + 1, CHUNK)
+    ]
+
+
+def _levels(x: np.ndarray) -> MicLevels:
+    levels = MicLevels()
+    for c in _chunks(x):
+        levels.add(c.pcm, c.sample_rate, c.captured_at)
+    return levels
+
+
+# A question: background at -70 dBFS, speech at -20, a soft tail at -45 until 2.08 s, silence.
+QUESTION = [(1.0, -70.0), (1.0, -20.0), (0.08, -45.0), (1.0, -70.0)]
+QUESTION_END = T0 + 2.08
+
+
+def test_speech_end_moves_a_late_vad_stamp_back_to_the_last_audible_sample():
+    levels = _levels(_signal(QUESTION))
+    vad_end = QUESTION_END + 0.11  # silero's probability trails the voice
+    assert levels.speech_end(vad_end) == pytest.approx(QUESTION_END, abs=0.006)
+
+
+def test_speech_end_moves_an_early_stamp_forward_by_at_most_the_lookahead():
+    levels = _levels(_signal(QUESTION))
+    assert levels.speech_end(QUESTION_END - 0.03) == pytest.approx(QUESTION_END, abs=0.006)
+
+
+def test_speech_end_keeps_the_stamp_without_speech_or_history():
+    silent = _levels(_signal([(3.0, -70.0)]))
+    assert silent.speech_end(T0 + 2.0) == T0 + 2.0
+    assert MicLevels().speech_end(5.0) == 5.0
+    levels = _levels(_signal(QUESTION))
+    assert levels.speech_end(T0 + 50.0) == T0 + 50.0  # far outside the history
+
+
+class _Playback:
+    def onset_at(self, item_id: str) -> float | None:
+        return None
+
+    def last_sample_at(self) -> float | None:
+        return None
+
+
+def _marks(x: np.ndarray, meter: LatencyMeter) -> TurnMarks:
+    marks = TurnMarks(meter, _Playback(), clock=lambda: T0 + 10.0)  # type: ignore[arg-type]
+    for chunk in _chunks(x):
+        marks.mic_audio(chunk)
+    return marks
+
+
+def test_voice_to_voice_counts_from_the_audible_end_of_speech():
+    meter = LatencyMeter()
+    marks = _marks(_signal(QUESTION), meter)
+    marks.mark("speech_end", marks.vad_speech_end(QUESTION_END + 0.11))
+    marks.mark("onset", QUESTION_END + 0.8)
+    v2v = meter.snapshot().segment("voice_to_voice").last
+    assert v2v == pytest.approx(800.0, abs=6.0)
