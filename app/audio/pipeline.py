@@ -36,6 +36,7 @@ ANCHORS = 512  # block start times kept (~5 s of 10 ms blocks) for timestamp loo
 FAR_ACTIVE_DB = -60.0  # far-end level above which the echo attenuation estimate updates
 ERLE_HOLD_FRAMES = 200  # keep the last estimate this long after the far end went quiet
 SILENT_DB = -120.0
+ONSET_LOOKBACK = DSP_RATE * 250 // 1000  # furthest the DSP may date a speech start back
 ORIGIN_MARGIN_S = 0.001  # slack so rounding never pushes a chunk end into the next block
 
 PipelineEvent = AudioChunk | SpeechStarted | SpeechStopped
@@ -173,7 +174,14 @@ class CapturePipeline:
             at = self._time_of(self.origin_s + first / self.session_rate)
             events.append(AudioChunk(pcm, self.session_rate, first, at))
         for edge in self._vad.process(detect, gate):
-            t = max(0, edge.sample - self._backend.detect_latency_samples) / DSP_RATE
+            first = edge.sample
+            if edge.started:
+                # Over echo the cleaned signal hides the user's first syllable from the VAD;
+                # the double-talk detector dates it (see app.audio.dsp.doubletalk).
+                near = getattr(self._backend, "near_onset_sample", None)
+                if near is not None and first - ONSET_LOOKBACK <= near < first:
+                    first = near
+            t = max(0, first - self._backend.detect_latency_samples) / DSP_RATE
             sample = max(0, round((t - self.origin_s) * self.session_rate))
             at = self._time_of(t)
             events.append(SpeechStarted(sample, at) if edge.started else SpeechStopped(sample, at))

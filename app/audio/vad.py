@@ -10,6 +10,13 @@ Barge-in mode (set while the assistant speaks) caps the minimum speech duration 
 (see ``app.audio.dsp.hybrid``), and a barge-in must be decided within 300 ms of the user's first
 sound, which the full minimum would not leave room for after a weak onset (a fricative under echo).
 
+In barge-in mode a start is first reported *provisionally*, after the first window at or above
+``threshold`` (the gate open): the session ducks the assistant on it, 32 ms sooner than the
+confirmed start would allow. The start is confirmed once the candidate has lasted the minimum
+speech duration; a window below ``threshold − 0.15`` before that retracts it with a stop edge
+(``provisional`` set), so a blip only ever ducks for a window and never cuts the assistant: the
+barge-in decision sees the same starts as without the provisional report.
+
 An optional per-sample ``gate`` (from the DSP: "this audio may be the user, not echo") must have
 been open at some point since the candidate start before speech can start; the start keeps its
 early onset stamp when the gate opens late.
@@ -39,10 +46,13 @@ class VadEdge:
         started: True for a start, False for a stop.
         sample: 16 kHz sample index of the first speech sample (start) or just past the last
             speech window (stop).
+        provisional: for a start, not yet confirmed by the minimum speech duration (barge-in
+            mode); for a stop, the retraction of such a start.
     """
 
     started: bool
     sample: int
+    provisional: bool = False
 
 
 def silero_scorer() -> Scorer:
@@ -86,6 +96,7 @@ class VoiceActivityDetector:
         self.speaking = False
         self._candidate: int | None = None  # start (or stop) sample being confirmed
         self._barge_in = False
+        self._confirm_at: int | None = None  # provisional start: sample by which it is confirmed
         self.configure(threshold, min_speech_ms, min_silence_ms)
 
     @property
@@ -146,6 +157,8 @@ class VoiceActivityDetector:
     def _step(self, p: float, start: int, gate: bool) -> VadEdge | None:
         """Advance the hysteresis by one window starting at sample ``start``."""
         end = start + WINDOW
+        if self._confirm_at is not None:
+            return self._step_provisional(p, start, end)
         if not self.speaking:
             if p >= self._on:
                 if self._candidate is None:
@@ -162,6 +175,16 @@ class VoiceActivityDetector:
                 self.speaking = True
                 onset, self._candidate = self._candidate, None
                 return VadEdge(True, onset)
+            if (
+                self._barge_in
+                and self._candidate is not None
+                and self._gate_seen
+                and end - self._candidate >= WINDOW
+            ):
+                self.speaking = True
+                self._confirm_at = self._candidate + self._min_speech
+                onset, self._candidate = self._candidate, None
+                return VadEdge(True, onset, provisional=True)
             return None
         if p < self._off:
             if self._candidate is None:
@@ -174,6 +197,18 @@ class VoiceActivityDetector:
             return VadEdge(False, offset)
         return None
 
+    def _step_provisional(self, p: float, start: int, end: int) -> VadEdge | None:
+        """One window after a provisional start: retract it, confirm it, or keep waiting."""
+        if p < self._off:
+            self.speaking = False
+            self._confirm_at = None
+            self._candidate = None
+            return VadEdge(False, start, provisional=True)
+        assert self._confirm_at is not None
+        if end >= self._confirm_at:
+            self._confirm_at = None
+        return None
+
     def reset(self) -> None:
         """Forget buffered audio and state (the scorer keeps its recurrent state)."""
         self._pending = np.zeros(0, dtype=np.float32)
@@ -183,3 +218,4 @@ class VoiceActivityDetector:
         self.probability = 0.0
         self.speaking = False
         self._candidate = None
+        self._confirm_at = None

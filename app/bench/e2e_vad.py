@@ -8,7 +8,8 @@ with the rig's echo loopback on and the app deciding barge-ins itself (``local_v
   answer's gain on the monitor 10 dB down against the known answer; stop = the answer's last
   sample on the monitor after the client cut it (``response.cancel``/``truncate`` on the wire).
   Stops are timed up to ``STOP_BOUND_S`` after the onset; a trial with no cut by then is counted
-  in ``vad_not_stopped`` (not timed, not dropped silently).
+  in ``vad_not_stopped`` (not timed, not dropped silently); one whose answer was in a pause at
+  the onset (nothing to duck) has its stop timed and counts in ``vad_duck_untimed``.
 - Self-interrupts: answers played with nobody speaking. A trial counts in ``self_interrupts``
   when the app itself flushed playback as a barge-in (a ``bargein`` mark in its meter) during
   the answer — the echo got through as speech; a cut sent without such a trigger counts in
@@ -190,9 +191,10 @@ def _barge_trial(
     try:
         duck = duck_point_ref(reference48(entry), x, trig, RIG_RATE)
     except DetectionError as exc:
-        out.fail(f"vad trial {i}: answer not playing at the onset ({exc})")
-        _recover(app, echo, out, i)
-        return
+        # The duck needs the answer audible at the onset (not in a pause); the stop does not.
+        out.add("vad_duck_untimed", 1)
+        log.info("vad trial %d: duck not timed: answer not playing at the onset (%s)", i, exc)
+        duck = None
     if duck is not None and speaker.time_of(duck) <= horizon:
         out.add("vad_duck_ms", (speaker.time_of(duck) - t_onset) * 1000.0)
     if t_cut is None:

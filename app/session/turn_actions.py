@@ -25,8 +25,10 @@ from app.session.tool_calls import ToolCalls
 from app.session.turns import TurnTaker
 from app.session.uplink import SentAudio, UplinkQueue
 
-# At most this much of the user's speech before the VAD decided is credited to a barge-in.
-ONSET_CREDIT_MAX_S = 0.15
+# At most this much of the user's speech before the VAD decided is credited to a barge-in:
+# over echo the capture DSP dates the onset up to 250 ms before the VAD's decision
+# (app.audio.dsp.doubletalk), and the stop is due min_interruption_ms after that onset.
+ONSET_CREDIT_MAX_S = 0.25
 
 
 class AudioTrack:

@@ -21,6 +21,13 @@ nothing to hide). Otherwise WebRTC evidence makes ``near`` and ``confirmed`` Tru
 ``hang_long_ms`` (gaps between words); ``onset_frames`` of Speex evidence make ``near`` True
 unconfirmed, held ``hang_short_ms`` unless confirmed by WebRTC evidence or by ``confirm_frames``
 of Speex evidence in a row.
+
+Onset dating: WebRTC evidence comes 50–250 ms into the near talker's speech, and while Speex is
+untrusted nothing earlier opens ``near``. Speex's output jumping to the mic level (``raw`` Speex
+evidence: the ratio and level rules without the tracked-quantile margin and trust) marks the
+onset itself, frame-exactly on the bench's loopback. When a near episode opens, ``episode_onset``
+is dated back to the start of the run of raw evidence frames leading into it (at most
+``onset_lead_ms``). It dates an episode the rules above already opened; it never opens one.
 """
 
 from __future__ import annotations
@@ -57,6 +64,8 @@ class DoubleTalkSettings:
         hang_long_ms: hold after the last evidence once confirmed.
         warmup_ms: echo-possible time at start-up during which no evidence counts (the
             cancellers are still converging and leak echo).
+        onset_lead_ms: furthest an episode's onset is dated back before the frame that opened it.
+        onset_gap_ms: longest gap without raw Speex evidence inside one run of it.
     """
 
     far_active_dbfs: float = -60.0
@@ -76,6 +85,8 @@ class DoubleTalkSettings:
     hang_short_ms: int = 50
     hang_long_ms: int = 300
     warmup_ms: int = 1000
+    onset_lead_ms: int = 250
+    onset_gap_ms: int = 20
 
 
 ECHO_LEVEL_SMOOTHING = 0.01  # per frame: about a 1 s average
@@ -100,6 +111,10 @@ class DoubleTalkDetector:
             frames after evidence pass the user upstream but are not evidence.
         residual_db: running quantile of Speex's output over the mic on echo-only frames, dB.
         echo_possible: the far end played within the echo hold time.
+        frames: frames decided so far (the next frame's index).
+        episode_onset: index of the frame where the current (or last) near episode began, dated
+            back over the raw Speex evidence leading into it; None before the first episode and
+            while no echo is possible.
     """
 
     def __init__(self, frame_ms: int = 10, settings: DoubleTalkSettings | None = None) -> None:
@@ -128,10 +143,18 @@ class DoubleTalkDetector:
         self.confirmed = True
         self.evidence = True
         self.echo_possible = False
+        self._lead = max(0, s.onset_lead_ms // frame_ms)
+        self._gap = max(0, s.onset_gap_ms // frame_ms)
+        self._raw_since: int | None = None  # first frame of the current raw Speex evidence run
+        self._raw_last = 0  # last frame with raw Speex evidence
+        self.frames = 0
+        self.episode_onset: int | None = None
 
     def update(self, mic: float, far: float, speex: float, webrtc: float) -> bool:
         """Decide one frame from mean-square levels; returns (and stores) :attr:`near`."""
         s = self.settings
+        index = self.frames
+        self.frames += 1
         if far > self._far_on:
             self._echo_left = self._echo_hold
         elif self._echo_left > 0:
@@ -139,6 +162,7 @@ class DoubleTalkDetector:
         self.echo_possible = self._echo_left > 0
         if not self.echo_possible:
             self._active = False
+            self._raw_since = self.episode_onset = None
             self._run = self._hang = 0
             self.near = self.confirmed = self.evidence = True
             return True
@@ -147,18 +171,25 @@ class DoubleTalkDetector:
         trusted = self.residual_db <= s.speex_trust_db
         if audible and not self._active:
             self._echo_pow += ECHO_LEVEL_SMOOTHING * (mic - self._echo_pow)
-        onset = (
-            trusted
-            and speex > self._floor
+        raw = (
+            speex > self._floor
             and speex > self._level_ratio * self._echo_pow
-            and ratio_db > max(s.speex_ratio_db, self.residual_db + s.speex_margin_db)
+            and ratio_db > s.speex_ratio_db
         )
+        onset = trusted and raw and ratio_db > self.residual_db + s.speex_margin_db
         confirm = (
             webrtc > self._floor and self._webrtc_ratio * mic < webrtc <= self._webrtc_max * mic
         )
         if self._warmup > 0:  # AEC3 leaks echo until it has heard the far end for a while
             self._warmup -= 1
-            onset = confirm = False
+            onset = confirm = raw = False
+        if raw:
+            if self._raw_since is None or index - self._raw_last > self._gap + 1:
+                self._raw_since = index
+            self._raw_last = index
+        elif self._raw_since is not None and index - self._raw_last > self._gap:
+            self._raw_since = None
+        was_active = self._active
         self._run = self._run + 1 if onset else 0
         self._track(ratio_db if audible and not self._active and not confirm else None, confirm)
         if confirm:
@@ -176,6 +207,9 @@ class DoubleTalkDetector:
             self._active, self.confirmed, self._hang = True, False, self._hang_short
         self.near = self._active
         self.evidence = self.near and (confirm or onset)
+        if self._active and not was_active:
+            since = index if self._raw_since is None else self._raw_since
+            self.episode_onset = max(since, index - self._lead)
         return self.near
 
     def _track(self, ratio_db: float | None, confirm: bool) -> None:
@@ -203,6 +237,8 @@ class DoubleTalkDetector:
         self._echo_left = self._run = self._hang = self._held = 0
         self._echo_pow = 0.0
         self._active = False
+        self._raw_since = self.episode_onset = None
+        self.frames = 0
         self.residual_db = 0.0
         self._warmup = max(0, self.settings.warmup_ms // self._frame_ms)
         self.near, self.confirmed, self.evidence, self.echo_possible = True, True, True, False

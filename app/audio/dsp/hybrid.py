@@ -115,6 +115,14 @@ class HybridBackend(DspBackend):
         return self._dtd.echo_possible
 
     @property
+    def near_onset_sample(self) -> int | None:
+        """While the user talks over echo: where that began, in ``detect`` samples (else None)."""
+        onset = self._dtd.episode_onset
+        if not self.near_active or onset is None or not self._dtd.echo_possible:
+            return None
+        return onset * self.frame_size
+
+    @property
     def speech_probability(self) -> float | None:
         """SpeexDSP's speech probability (its preprocessor accounts for residual echo)."""
         return self._speex.speech_probability
