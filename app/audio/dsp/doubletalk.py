@@ -212,6 +212,11 @@ class DoubleTalkDetector:
             self.episode_onset = max(since, index - self._lead)
         return self.near
 
+    @property
+    def speex_untrusted(self) -> bool:
+        """Echo is possible and Speex is not cancelling well enough to tell the user by level."""
+        return self.echo_possible and self.residual_db > self.settings.speex_trust_db
+
     def _track(self, ratio_db: float | None, confirm: bool) -> None:
         """Update the echo-only quantile with frames no WebRTC evidence followed within the lag.
 

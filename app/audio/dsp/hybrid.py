@@ -15,6 +15,14 @@ output is delayed to WebRTC's latency so the two are sample-aligned and the cros
 comb-filter. The frame's ``speech_ok``
 gate is open only on frames where the detector saw the user (or no echo is possible), so the VAD
 never starts speech on the hold frames after the user stopped, when Speex's echo leaks through.
+
+While the detector does not trust Speex (echo possible and Speex's tracked echo-only residual
+above ``speex_trust_db``: an echo path that moves, as through a sound-server loopback), the VAD's
+input ``detect`` is WebRTC's output even when Speex's goes upstream: Speex's output is then mostly
+echo, and a canceller transient that opened the gate let the VAD start speech on it. Replayed
+from a recorded e2e run (6 min of answers with the loopback echo, nobody speaking), this took
+false speech starts from 16 to 3; in a double-talk scene over the same loopback it also
+missed fewer interruptions (AEC3 passes the user once the detector has confirmed them).
 """
 
 from __future__ import annotations
@@ -103,11 +111,12 @@ class HybridBackend(DspBackend):
         if goal == 1.0:
             self.speex_frames += 1
         user = self._dtd.evidence or not self._use_aec
+        detect = w if self._use_aec and self._dtd.speex_untrusted else out
         if self._agc is None:
-            return DspFrame(out, out, user)
+            return DspFrame(out, detect, user)
         # Adapt only on the user: with no echo possible the detector's evidence is always on,
         # so silence and noise are kept out by the stage's own level floor.
-        return DspFrame(self._agc.process(out, user), out, user)
+        return DspFrame(self._agc.process(out, user), detect, user)
 
     @property
     def echo_possible(self) -> bool:
