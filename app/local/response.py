@@ -24,7 +24,14 @@ from app.local.events import JSON, new_id
 from app.local.llm import ChatClient, ChatUnavailable
 from app.local.presynth import PendingSynthesis
 from app.local.timing import ResponseTiming, TimingSink
-from app.local.tts import StopSignal, Synthesizer, first_clause, split_sentences, synthesize_all
+from app.local.tts import (
+    StopSignal,
+    Synthesizer,
+    first_clause,
+    split_sentences,
+    synthesize_all,
+    trim_leading_silence,
+)
 from app.local.usage import response_usage
 
 log = logging.getLogger("app.local.response")
@@ -362,6 +369,8 @@ class ResponseRun:
     ) -> None:
         chunks = await self._synthesize(sentence)
         pcm = b"".join(chunks)
+        if not track.pcm:  # the answer's first sound: the voice's padding is only a wait
+            pcm = trim_leading_silence(pcm)
         self.timing.mark("tts_first_chunk")
         if self.stopping:  # cancelled while the executor finished this sentence
             raise asyncio.CancelledError

@@ -121,6 +121,26 @@ def to_pcm24k(samples: np.ndarray, rate: int) -> bytes:
     return (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
 
 
+LEAD_IN_MS = 5.0
+"""Quiet kept before the first audible sample when an answer's leading silence is trimmed."""
+AUDIBLE_DBFS = -50.0
+"""A sample louder than this is audible (the e2e bench's silence threshold)."""
+
+
+def trim_leading_silence(pcm: bytes, keep_ms: float = LEAD_IN_MS) -> bytes:
+    """Drop the quiet a voice pads an utterance with, up to ``keep_ms`` before the first sound.
+
+    piper starts a sentence with 0-50 ms of near-silence: at the start of an answer that is pure
+    latency for the user. ``pcm`` is pcm16 at 24 kHz; all-quiet audio is returned unchanged.
+    """
+    x = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
+    loud = np.flatnonzero(np.abs(x.astype(np.int32)) > 32768 * 10 ** (AUDIBLE_DBFS / 20))
+    if loud.size == 0:
+        return pcm
+    start = max(0, int(loud[0]) - round(OUTPUT_RATE * keep_ms / 1000))
+    return pcm[2 * start :]
+
+
 def parse_wav(data: bytes) -> tuple[np.ndarray, int]:
     """Read mono pcm16 WAV bytes whose size fields may be bogus (streamed ``--stdout``)."""
     if len(data) < 44 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
