@@ -2,6 +2,8 @@
 
 ``flush_to_silence_ms``: a tone plays through the engine's player; the bench calls ``flush()``
 and the speaker monitor's recorder (dated on the monotonic clock) shows when the tone stopped.
+Measured with the default on-demand output stream, and again (``flush_to_silence_ms.duplex``)
+with the always-running full-duplex stream, whose device buffer a flush cannot take back.
 ``capture_to_chunk_ms``: for every ``AudioChunk`` the engine emits, the time from the ADC time
 of its last sample (``captured_at`` + chunk length) to the moment the event reached the bench.
 """
@@ -40,6 +42,14 @@ def _tone(seconds: float) -> bytes:
 def measure_engine(quick: bool, results: dict[str, float]) -> None:
     """Run the trials and put ``flush_to_silence_ms.*`` and ``capture_to_chunk_ms.*`` in results."""
     trials = 15 if quick else 50
+    _measure(AudioConfig(), trials, results, "flush_to_silence_ms", "capture_to_chunk_ms")
+    duplex = AudioConfig(output_on_demand=False)
+    _measure(duplex, trials, results, "flush_to_silence_ms.duplex", "capture_to_chunk_ms.duplex")
+
+
+def _measure(
+    config: AudioConfig, trials: int, results: dict[str, float], flush_key: str, chunk_key: str
+) -> None:
     latencies: list[float] = []
     lock = threading.Lock()
     t_start = time.monotonic()
@@ -52,7 +62,6 @@ def measure_engine(quick: bool, results: dict[str, float]) -> None:
                 with lock:
                     latencies.append((now - last) * 1000.0)
 
-    config = AudioConfig()
     with tempfile.TemporaryDirectory(prefix="voxdesk-bench-engine-") as work:
         with PulseRig.start(Path(work), rate=config.device_rate) as rig:
             rig.activate()
@@ -72,12 +81,12 @@ def measure_engine(quick: bool, results: dict[str, float]) -> None:
                     rec.close()
             finally:
                 rig.deactivate()
-    results["flush_to_silence_ms.p50"] = percentile(flush_ms, 50)
-    results["flush_to_silence_ms.p95"] = percentile(flush_ms, 95)
+    results[f"{flush_key}.p50"] = percentile(flush_ms, 50)
+    results[f"{flush_key}.p95"] = percentile(flush_ms, 95)
     with lock:
         lat = list(latencies)
-    results["capture_to_chunk_ms.p50"] = percentile(lat, 50)
-    results["capture_to_chunk_ms.p95"] = percentile(lat, 95)
+    results[f"{chunk_key}.p50"] = percentile(lat, 50)
+    results[f"{chunk_key}.p95"] = percentile(lat, 95)
 
 
 def _flush_trials(engine: AudioEngine, rec: object, trials: int) -> list[float]:

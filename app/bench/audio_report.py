@@ -56,6 +56,18 @@ SINGLE = (
     ("flush_to_silence_ms.p50", "flush() → speaker monitor silent, P50, ms", "", "{:.1f}"),
     ("flush_to_silence_ms.p95", "flush() → speaker monitor silent, P95, ms", "≤ 20", "{:.1f}"),
     (
+        "flush_to_silence_ms.duplex.p50",
+        "the same with the always-running duplex stream, P50, ms",
+        "",
+        "{:.1f}",
+    ),
+    (
+        "flush_to_silence_ms.duplex.p95",
+        "the same with the always-running duplex stream, P95, ms",
+        "",
+        "{:.1f}",
+    ),
+    (
         "capture_to_chunk_ms.p95",
         "ADC → AudioChunk emitted (last sample), P95, ms",
         "≤ 25",
@@ -91,6 +103,21 @@ that trust, so (a) alone decides there and the loop ERLE is WebRTC's; on the syn
 does, which gives the fast onsets. The VAD may start speech only on frames with evidence (its
 gate), and while the assistant speaks it needs 64 ms of speech instead of 120 ms (barge-in mode).
 No evidence counts during the first second of far-end audio (the cancellers still leak echo).
+While Speex is not trusted, the VAD hears WebRTC's output even when Speex's goes upstream:
+through the loopback Speex's output is then mostly echo, and a brief AEC3 leak that opened the
+gate let the VAD start "speech" on it (the e2e bench's self-interrupts).
+
+Flush and capture figures: the speaker runs as an on-demand output stream (the default), which
+`flush()` aborts; the sound server then drops all it had not yet rendered. The rig's speaker is a
+null sink whose monitor receives audio as the sink renders it, about one block ahead of its
+clock, so the stop reads at or just below zero: on a real device the sink's own render-ahead
+(a few ms) would still play, and no client can take it back without rewinds. With the
+always-running duplex stream the flush has to wait out the PortAudio/PulseAudio output buffer
+(rows "duplex"). ADC → chunk is the capture buffer (input latency about 7–10 ms), the 10 ms
+block, and 16 ms of algorithmic delay (AEC3 + NS 14 ms, the two resamplers 1 ms each). A 5 ms
+block (with 5 ms of device latency) measured ~26 ms here, but the same quick e2e run then took
+73 s of CPU instead of 35 s on this 2-core machine, so the 10 ms block stays and the target is
+missed by about 6 ms.
 
 What remains weak: an utterance whose first phoneme is faint under loud echo ("stop, …": the /s/
 is 15–20 dB below the echo) is decided only at its vowel, 250–290 ms after the onset here and

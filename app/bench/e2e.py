@@ -148,6 +148,9 @@ def _notes(quick: bool, results: dict[str, float]) -> list[str]:
         "reverse as named. VAD stops are timed up to 5 s after the onset; trials with no cut by "
         "then are counted in `vad_not_stopped`, not dropped. Meter errors compare each app "
         "turn (matched by the time of its marks) with the same trial measured outside.",
+        "Output: the app's default, an on-demand output stream (started when audio is queued, "
+        "aborted on a flush); the mic runs on its own always-on input stream. The echo path is "
+        "the rig's `module-loopback` from the speaker monitor into the mic feed at half gain.",
         "Rig resolution: the speaker is a PulseAudio null sink whose monitor receives audio as "
         "the sink renders it, in blocks of about 10 ms; a flush silences the monitor from the "
         "last render before it, so stop times (and `*_silence_error_ms`) can read a few ms "
