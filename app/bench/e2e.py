@@ -86,7 +86,13 @@ def summarize(out: Samples) -> dict[str, float]:
     for key in ("v2v_eos_silence_ms", "min_interruption_ms"):
         if v.get(key):
             res[key] = v[key][-1]
-    for key in ("vad_not_stopped", "vad_not_silent", "quiet_stuck", "vad_preempted"):
+    for key in (
+        "vad_not_stopped",
+        "vad_not_silent",
+        "quiet_stuck",
+        "vad_preempted",
+        "vad_duck_untimed",
+    ):
         res[key] = float(sum(v.get(key, [])))
     if "gaps" in v:
         res["underruns"] = float(sum(v["gaps"]))

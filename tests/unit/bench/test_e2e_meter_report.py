@@ -57,6 +57,8 @@ def _samples() -> Samples:
         out.add("v2v_ms", 2000.0 + v)
         out.add("v2v_stage_eos_ms", 700.0)
     out.add("vad_not_stopped", 1)
+    out.add("vad_duck_untimed", 1)
+    out.add("vad_duck_untimed", 1)
     for _ in range(5):
         out.add("vad_attempts", 1)
     out.add("self_interrupts", 1.0)
@@ -73,6 +75,7 @@ def test_summarize_reports_untimed_stops_and_self_interrupt_causes_separately():
     res = e2e.summarize(_samples())
     assert res["bargein_stop_ms.n"] == 3.0
     assert res["vad_not_stopped"] == 1.0
+    assert res["vad_duck_untimed"] == 2.0  # stops timed, ducks not: counted, not hidden
     assert res["bargein_vad_trials"] == 5.0
     assert res["self_interrupts"] == 1.0
     assert res["self_interrupt_other_cuts"] == 1.0
