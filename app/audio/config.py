@@ -64,7 +64,7 @@ class AudioConfig:
     output_device: str | None = None
     device_rate: int = 48_000
     block_ms: int = 10
-    latency_s: float = 0.02
+    latency_s: float = 0.01
     session_in_rate: int = 24_000
     session_out_rate: int = 24_000
     chunk_ms: int = 20

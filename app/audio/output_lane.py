@@ -28,6 +28,12 @@ log = logging.getLogger("app.audio")
 
 _RUNNING_POLL_S = 0.01  # how often a running output is checked for idleness
 _IDLE_POLL_S = 0.25  # a stopped output waits for ``wake`` (this is only a safety net)
+PRIME_SETTLE_S = 0.001
+"""A start waits for the queue to stop growing this long when it holds less than the priming
+depth: a primed start fills the whole device buffer at once, and a block it finds empty is
+silence committed to the speaker even if the next delta arrives a millisecond later."""
+PRIME_WAIT_MAX_S = 0.008
+"""...and never waits longer than this for it (a provider pacing its audio in real time)."""
 
 
 class OutputLane:
@@ -59,6 +65,11 @@ class OutputLane:
         self._idle_since: float | None = None
         self._pending_since: float | None = None  # first saw audio while stopped
         self._rate = config.device_rate
+        # What a primed start asks for at once: the device buffer (suggested latency) plus the
+        # block the callback fills.
+        self._prime_frames = round(config.latency_s * config.device_rate) + config.block_frames
+        self._last_pending = 0
+        self._grew_at = 0.0
         self._wait_s = _IDLE_POLL_S  # shortened while waiting for a jitter target to fill
         self.starts = 0
         self.aborts = 0
@@ -116,7 +127,10 @@ class OutputLane:
             if running:
                 return
             if self._pending_since is None:
-                self._pending_since = now
+                self._pending_since, self._grew_at = now, now
+            elif pending > self._last_pending:
+                self._grew_at = now
+            self._last_pending = pending
             # A grown jitter target is waited for here, not in the callback, so the primed
             # start plays audio rather than buffering silence ahead of it.
             target = player.start_target_frames(now)
@@ -124,6 +138,12 @@ class OutputLane:
             if pending < target and left > 0:
                 self._wait_s = left  # each enqueue wakes the lane anyway; this is the timeout
                 return
+            if pending < self._prime_frames:
+                waited = now - self._pending_since
+                settle = PRIME_SETTLE_S - (now - self._grew_at)
+                if settle > 0 and waited < PRIME_WAIT_MAX_S:
+                    self._wait_s = min(settle, PRIME_WAIT_MAX_S - waited)
+                    return
             self._pending_since = None
             if backend.start_output():
                 self.starts += 1

@@ -32,7 +32,7 @@ GEMINI_INPUT_RATE = 16_000
 LOCAL_MODEL = "voxdesk-local"
 DEFAULT_VOICE = "marin"
 # Explicit PortAudio latency: "low" is erratic on the ALSA-pulse path (desktop.md §5).
-DEFAULT_OUTPUT_LATENCY_S = 0.02
+DEFAULT_OUTPUT_LATENCY_S = 0.01
 REPAIR_POLICIES = {"none": RepairPolicy.NONE, "note": RepairPolicy.HEARD_NOTE}
 
 

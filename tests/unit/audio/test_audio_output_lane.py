@@ -6,6 +6,7 @@ Drives the real ``AudioEngine`` (output lane, player, callback, far-end timeline
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ import pytest
 from app.audio.backend import FakeAudioBackend
 from app.audio.config import AudioConfig
 from app.audio.engine import AudioEngine
-from app.audio.output_lane import OutputLane
+from app.audio.output_lane import PRIME_SETTLE_S, OutputLane
 
 CONFIG = AudioConfig(
     playback_capacity_s=4.0, startup_grace_s=1.0, output_idle_s=0.05, output_on_demand=True
@@ -198,5 +199,47 @@ def test_grown_jitter_target_is_waited_for_before_the_output_starts() -> None:
         assert not backend.output_running()
         lane.step(now + 0.003 + 0.061)
         assert backend.output_running()
+    finally:
+        engine._watchdog.stop()
+
+
+def test_a_start_below_the_priming_depth_waits_for_the_queue_to_settle() -> None:
+    config = dataclasses.replace(CONFIG, latency_s=0.02)  # primes 20 ms + one 10 ms block
+    backend = FakeAudioBackend()
+    engine = AudioEngine(config, FarRecorder(), lambda _e: None, backend)
+    lane = OutputLane(config, backend, engine.playback, lambda run, at: None)
+    engine._watchdog.open_first()
+    try:
+        now = time.monotonic()
+        engine.player.enqueue(pcm_dc(0.5, 20), RATE, "r1", "a", 0)  # a fast provider's 1st delta
+        lane.step(now)
+        assert not backend.output_running()  # the primed start would find its 3rd block empty
+        engine.player.enqueue(pcm_dc(0.5, 20), RATE, "r1", "a", 0)  # the 2nd, 0.4 ms later
+        lane.step(now + 0.0004)
+        assert backend.output_running()  # the device buffer fills with audio: start
+        backend.step(4)
+        assert engine.player.played_ms("a") == 40.0
+        assert engine.playback.state.underruns == 0
+        engine.player.flush()
+        lane.step(now + 0.001)
+        assert not backend.output_running()
+        engine.player.enqueue(pcm_dc(0.5, 20), RATE, "r2", "b", 0)  # a real-time provider
+        lane.step(now + 0.002)
+        assert not backend.output_running()
+        lane.step(now + 0.002 + PRIME_SETTLE_S)  # nothing more came: start, 1 ms later
+        assert backend.output_running()
+    finally:
+        engine._watchdog.stop()
+
+
+def test_one_delta_fills_the_default_priming_depth() -> None:
+    backend = FakeAudioBackend()
+    engine = AudioEngine(CONFIG, FarRecorder(), lambda _e: None, backend)
+    lane = OutputLane(CONFIG, backend, engine.playback, lambda run, at: None)
+    engine._watchdog.open_first()
+    try:
+        engine.player.enqueue(pcm_dc(0.5, 20), RATE, "r1", "a", 0)
+        lane.step(time.monotonic())
+        assert backend.output_running()  # 10 ms device buffer + 10 ms block: start at once
     finally:
         engine._watchdog.stop()
