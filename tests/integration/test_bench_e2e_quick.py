@@ -13,6 +13,8 @@ import pytest
 
 from app.bench import e2e
 
+RIG_BLOCK_MS = 12.0  # the null sink's render-ahead, with margin
+
 
 @pytest.mark.slow
 @pytest.mark.timeout(420)
@@ -29,11 +31,16 @@ def test_bench_e2e_quick_measures_every_phase(tmp_path):
         "truncate_error_ms.p95",
         "v2v_ms.p50",
     )
+    # The speaker is a null sink whose monitor gets audio as the sink renders it, about a block
+    # ahead of its clock: with the on-demand output, a first sample or a stop can read a few ms
+    # below zero (docs/benchmarks.md), never more than that block.
     for key in ms_keys:
         assert key in results, key
-        assert math.isfinite(results[key]) and 0.0 <= results[key] < 30_000.0, (key, results[key])
-    # Stops are measured at the speaker after the trigger, so they can never be negative, and a
-    # working flush goes silent well within a second even on a loaded 2-core machine.
+        assert math.isfinite(results[key]) and -RIG_BLOCK_MS <= results[key] < 30_000.0, (
+            key,
+            results[key],
+        )
+    # A working flush goes silent well within a second even on a loaded 2-core machine.
     assert results["bargein_button_stop_ms.p50"] < 1000.0
     assert results["server_bargein_stop_ms.p50"] < 1000.0
     assert results["truncate_error_ms.p50"] < 500.0
