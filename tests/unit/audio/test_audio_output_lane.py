@@ -6,6 +6,7 @@ Drives the real ``AudioEngine`` (output lane, player, callback, far-end timeline
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -150,13 +151,24 @@ def test_far_reference_drops_what_an_abort_cut_off(rig: Rig) -> None:
     assert in_reference == pytest.approx(heard, abs=12.0)
 
 
-def test_lane_step_decisions_without_threads() -> None:
+@contextlib.contextmanager
+def stepped_lane(
+    config: AudioConfig = CONFIG, on_cut: Callable[[int, float], None] | None = None
+) -> Iterator[tuple[AudioEngine, FakeAudioBackend, OutputLane]]:
+    """The engine's stream, player and a lane stepped by the test (no engine threads)."""
     backend = FakeAudioBackend()
-    engine = AudioEngine(CONFIG, FarRecorder(), lambda _e: None, backend)
-    cuts: list[tuple[int, float]] = []
-    lane = OutputLane(CONFIG, backend, engine.playback, lambda run, at: cuts.append((run, at)))
-    engine._watchdog.open_first()  # the stream, without the engine's threads
+    engine = AudioEngine(config, FarRecorder(), lambda _e: None, backend)
+    lane = OutputLane(config, backend, engine.playback, on_cut or (lambda run, at: None))
+    engine._watchdog.open_first()
     try:
+        yield engine, backend, lane
+    finally:
+        engine._watchdog.stop()
+
+
+def test_lane_step_decisions_without_threads() -> None:
+    cuts: list[tuple[int, float]] = []
+    with stepped_lane(on_cut=lambda run, at: cuts.append((run, at))) as (engine, backend, lane):
         lane.step(time.monotonic())
         assert backend.output_starts == 0
         engine.player.enqueue(pcm_dc(0.5, 30), RATE, "r1", "a", 0)
@@ -170,17 +182,11 @@ def test_lane_step_decisions_without_threads() -> None:
         lane.step(now + 1.0 + CONFIG.output_idle_s + 1e-3)
         assert not backend.output_running()
         assert [run for run, _ in cuts] == [1]
-    finally:
-        engine._watchdog.stop()
 
 
 def test_grown_jitter_target_is_waited_for_before_the_output_starts() -> None:
-    backend = FakeAudioBackend()
-    engine = AudioEngine(CONFIG, FarRecorder(), lambda _e: None, backend)
-    lane = OutputLane(CONFIG, backend, engine.playback, lambda run, at: None)
-    state = engine.playback.state
-    engine._watchdog.open_first()
-    try:
+    with stepped_lane() as (engine, backend, lane):
+        state = engine.playback.state
         now = time.monotonic()
         state.target_frames, state.decay_at = CONFIG.ms_to_frames(60), now  # grown, fresh
         engine.player.enqueue(pcm_dc(0.5, 20), RATE, "r1", "a", 0)
@@ -199,17 +205,11 @@ def test_grown_jitter_target_is_waited_for_before_the_output_starts() -> None:
         assert not backend.output_running()
         lane.step(now + 0.003 + 0.061)
         assert backend.output_running()
-    finally:
-        engine._watchdog.stop()
 
 
 def test_a_start_below_the_priming_depth_waits_for_the_queue_to_settle() -> None:
     config = dataclasses.replace(CONFIG, latency_s=0.02)  # primes 20 ms + one 10 ms block
-    backend = FakeAudioBackend()
-    engine = AudioEngine(config, FarRecorder(), lambda _e: None, backend)
-    lane = OutputLane(config, backend, engine.playback, lambda run, at: None)
-    engine._watchdog.open_first()
-    try:
+    with stepped_lane(config) as (engine, backend, lane):
         now = time.monotonic()
         engine.player.enqueue(pcm_dc(0.5, 20), RATE, "r1", "a", 0)  # a fast provider's 1st delta
         lane.step(now)
@@ -228,18 +228,10 @@ def test_a_start_below_the_priming_depth_waits_for_the_queue_to_settle() -> None
         assert not backend.output_running()
         lane.step(now + 0.002 + PRIME_SETTLE_S)  # nothing more came: start, 1 ms later
         assert backend.output_running()
-    finally:
-        engine._watchdog.stop()
 
 
 def test_one_delta_fills_the_default_priming_depth() -> None:
-    backend = FakeAudioBackend()
-    engine = AudioEngine(CONFIG, FarRecorder(), lambda _e: None, backend)
-    lane = OutputLane(CONFIG, backend, engine.playback, lambda run, at: None)
-    engine._watchdog.open_first()
-    try:
+    with stepped_lane() as (engine, backend, lane):
         engine.player.enqueue(pcm_dc(0.5, 20), RATE, "r1", "a", 0)
         lane.step(time.monotonic())
         assert backend.output_running()  # 10 ms device buffer + 10 ms block: start at once
-    finally:
-        engine._watchdog.stop()

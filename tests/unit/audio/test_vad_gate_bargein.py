@@ -5,19 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.audio.vad import BARGE_IN_MIN_SPEECH_MS, WINDOW, VoiceActivityDetector
-
-
-class ScriptedScorer:
-    """Returns a scripted probability per window."""
-
-    def __init__(self, probs: list[float]) -> None:
-        self.probs = probs
-        self.i = 0
-
-    def __call__(self, window: np.ndarray) -> float:
-        p = self.probs[self.i] if self.i < len(self.probs) else 0.0
-        self.i += 1
-        return p
+from tests.helpers.scripted_scorer import ScriptedScorer
 
 
 def _run(

@@ -7,22 +7,9 @@ import pytest
 
 from app.audio.vad import WINDOW, VoiceActivityDetector
 from app.harness.speech import SpeechFixtures
+from tests.helpers.scripted_scorer import ScriptedScorer
 
 RATE = 16000
-
-
-class ScriptedScorer:
-    """Returns a scripted probability per window (pure unit test of the hysteresis)."""
-
-    def __init__(self, probs: list[float]) -> None:
-        self.probs = probs
-        self.i = 0
-
-    def __call__(self, window: np.ndarray) -> float:
-        assert len(window) == WINDOW
-        p = self.probs[self.i] if self.i < len(self.probs) else 0.0
-        self.i += 1
-        return p
 
 
 def _edges(probs: list[float], **kw: int) -> list[tuple[bool, int]]:
