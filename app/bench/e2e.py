@@ -28,7 +28,8 @@ from pathlib import Path
 
 from app.bench import e2e_report
 from app.bench.e2e_app import HeadlessApp, Rig
-from app.bench.e2e_scripted import Pacing, ScriptedRealtimeServer
+from app.bench.e2e_scripted import ScriptedRealtimeServer
+from app.bench.e2e_stream import Pacing
 from app.bench.e2e_trials import Samples, answer_trials, bargein_trials
 from app.bench.stats import percentile
 

@@ -10,81 +10,29 @@ one answer), streamed in PCM16 24 kHz deltas on a controllable schedule: as fast
 clock, same as the rig's ears) and every client event, e.g. the truncate's ``audio_end_ms``.
 
 Runs its own asyncio loop on a ``scripted-realtime`` thread; every public method is thread-safe.
+This module holds the server's lifecycle, its controls and its connection handling; what an
+answer streams, and when, is ``app.bench.e2e_stream``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import json
 import logging
-import random
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from app.bench.e2e_detect import FloatArray, probe_signal, to_pcm16
+from app.bench.e2e_detect import FloatArray
+from app.bench.e2e_stream import Pacing, ResponseLog, reference_signal, stream_response
 
 log = logging.getLogger("app.bench")
-
-RATE = 24000
-BYTES_PER_MS = RATE * 2 // 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Pacing:
-    """When the server sends each audio delta of an answer.
-
-    Attributes:
-        chunk_ms: audio per delta.
-        speed: send rate relative to real time (``0`` = as fast as the socket takes it).
-        jitter_ms: each send time moves by a seeded uniform offset in ±``jitter_ms``
-            (order kept).
-        seconds: length of every answer.
-        seed: seeds the jitter and (with the response number) the probe signal.
-    """
-
-    chunk_ms: int = 20
-    speed: float = 0.0
-    jitter_ms: float = 0.0
-    seconds: float = 3.0
-    seed: int = 7
-
-
-@dataclass(slots=True)
-class ResponseLog:
-    """What the server did for one response (monotonic times).
-
-    Attributes:
-        response_id: the response.
-        item_id: its assistant audio item.
-        seed: seed of its probe signal (``reference()`` rebuilds it).
-        created_at: ``response.created`` sent.
-        first_delta_at: first audio delta sent.
-        sent_ms: audio sent so far.
-        done_at: ``response.done`` sent.
-        status: final status.
-    """
-
-    response_id: str
-    item_id: str
-    seed: int
-    seconds: float
-    created_at: float = 0.0
-    first_delta_at: float | None = None
-    sent_ms: int = 0
-    done_at: float | None = None
-    status: str = "in_progress"
-    audio: FloatArray | None = None
-    cancel: asyncio.Event = field(default_factory=asyncio.Event)
-    cancel_reason: str = ""
 
 
 class ScriptedRealtimeServer:
@@ -221,9 +169,7 @@ class ScriptedRealtimeServer:
     @staticmethod
     def reference(log_entry: ResponseLog) -> FloatArray:
         """The signal (24 kHz float) the server streams for ``log_entry``."""
-        if log_entry.audio is not None:
-            return log_entry.audio
-        return probe_signal(log_entry.seconds, RATE, log_entry.seed)
+        return reference_signal(log_entry)
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -365,93 +311,9 @@ class ScriptedRealtimeServer:
 
     async def _respond(self, entry: ResponseLog, pacing: Pacing) -> None:
         try:
-            await self._stream(entry, pacing)
+            await stream_response(entry, pacing, self._send, self._clock, self._release)
         finally:
             self._tasks.discard(asyncio.current_task())
 
-    async def _stream(self, entry: ResponseLog, pacing: Pacing) -> None:
-        rid, item_id = entry.response_id, entry.item_id
-        base = {"response_id": rid, "item_id": item_id, "output_index": 0, "content_index": 0}
-        entry.created_at = self._clock()
-        await self._send(
-            {
-                "type": "response.created",
-                "response": {"id": rid, "object": "realtime.response", "status": "in_progress"},
-            }
-        )
-        item = {"id": item_id, "type": "message", "role": "assistant", "status": "in_progress",
-                "object": "realtime.item", "content": []}  # fmt: skip
-        await self._send(
-            {
-                "type": "response.output_item.added",
-                "response_id": rid,
-                "output_index": 0,
-                "item": item,
-            }  # fmt: skip
-        )
-        await self._send({"type": "conversation.item.added", "item": item})
-        await self._send({"type": "response.content_part.added", **base, "part": {"type": "audio"}})
-        pcm = to_pcm16(self.reference(entry))
-        step = pacing.chunk_ms * BYTES_PER_MS
-        rng = random.Random(entry.seed)
-        t0 = self._clock()
-        last_at = t0
-        for k, offset in enumerate(range(0, len(pcm), step)):
-            if pacing.speed > 0:
-                nominal = t0 + k * pacing.chunk_ms / 1000.0 / pacing.speed
-                jitter = rng.uniform(-pacing.jitter_ms, pacing.jitter_ms) / 1000.0
-                due = max(last_at, nominal + jitter)
-                last_at = due
-                delay = due - self._clock()
-                if delay > 0:
-                    try:
-                        await asyncio.wait_for(entry.cancel.wait(), delay)
-                    except TimeoutError:
-                        pass
-            if entry.cancel.is_set():
-                break
-            chunk = pcm[offset : offset + step]
-            if entry.first_delta_at is None:
-                entry.first_delta_at = self._clock()
-            await self._send(
-                {
-                    "type": "response.output_audio.delta",
-                    **base,
-                    "delta": base64.b64encode(chunk).decode("ascii"),
-                }  # fmt: skip
-            )
-            entry.sent_ms += len(chunk) // BYTES_PER_MS
-            if pacing.speed <= 0 and k % 10 == 9:
-                await asyncio.sleep(0)  # let control events (cancel) in between bursts
-        cancelled = entry.cancel.is_set()
-        await self._send({"type": "response.output_audio.done", **base})
-        await self._send(
-            {"type": "response.output_audio_transcript.done", **base, "transcript": "probe"}
-        )
-        await self._send({"type": "response.content_part.done", **base, "part": {"type": "audio"}})
-        status = "cancelled" if cancelled else "completed"
-        done_item = {**item, "status": "incomplete" if cancelled else "completed"}
-        await self._send(
-            {
-                "type": "response.output_item.done",
-                "response_id": rid,
-                "output_index": 0,
-                "item": done_item,
-            }  # fmt: skip
-        )
-        details = {"type": "cancelled", "reason": entry.cancel_reason} if cancelled else None
-        entry.status = status
+    def _release(self) -> None:
         self._active = None
-        entry.done_at = self._clock()
-        await self._send(
-            {
-                "type": "response.done",
-                "response": {
-                    "id": rid,
-                    "object": "realtime.response",
-                    "status": status,
-                    "status_details": details,
-                    "output": [done_item],
-                },  # fmt: skip
-            }
-        )

@@ -26,7 +26,8 @@ from app.bench.e2e_detect import (
     heard_position,
     silence_from,
 )
-from app.bench.e2e_scripted import RATE, Pacing, ResponseLog, ScriptedRealtimeServer
+from app.bench.e2e_scripted import ScriptedRealtimeServer
+from app.bench.e2e_stream import RATE, Pacing, ResponseLog
 from app.events import AssistantState
 from app.harness.procs import HarnessTimeout, wait_until
 from app.harness.recorder import Recorder

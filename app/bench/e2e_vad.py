@@ -26,7 +26,8 @@ from pathlib import Path
 
 from app.bench.e2e_app import RIG_RATE, HeadlessApp, Rig, wait_samples_until
 from app.bench.e2e_detect import DetectionError, active_bounds, duck_point_ref, last_sound
-from app.bench.e2e_scripted import RATE, Pacing, ScriptedRealtimeServer
+from app.bench.e2e_scripted import ScriptedRealtimeServer
+from app.bench.e2e_stream import RATE, Pacing
 from app.bench.e2e_trials import Samples, _start_answer, meter_stop, reference48
 from app.bench.e2e_voice import VOICES, answer_audio, clip_of, locate_clip
 from app.events import AssistantState

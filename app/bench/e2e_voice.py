@@ -23,7 +23,7 @@ from app.bench.e2e_detect import (
     first_sound,
     locate,
 )
-from app.bench.e2e_scripted import RATE
+from app.bench.e2e_stream import RATE
 from app.bench.e2e_trials import Samples
 from app.events import AssistantState
 from app.harness.procs import HarnessTimeout, wait_until

@@ -8,9 +8,10 @@ client that keys its state on ids cannot tell this server from the real one.
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 JSON = dict[str, Any]
+_V = TypeVar("_V")
 
 
 def new_id(prefix: str) -> str:
@@ -184,66 +185,44 @@ def _part_fields(response_id: str, item_id: str, output_index: int, content_inde
     }
 
 
-def content_part_added(
-    response_id: str, item_id: str, output_index: int, content_index: int, part: JSON
-) -> JSON:
-    """``response.content_part.added``."""
-    ids = _part_fields(response_id, item_id, output_index, content_index)
-    return _event("response.content_part.added", part=part, **ids)
+class PartEvent(Generic[_V]):
+    """Builds one kind of content-part event: the part's ids, then its one payload field.
+
+    Called as ``builder(response_id, item_id, output_index, content_index, value)``.
+    """
+
+    def __init__(self, type_: str, field: str) -> None:
+        self.type = type_
+        self.field = field
+
+    def __call__(
+        self, response_id: str, item_id: str, output_index: int, content_index: int, value: _V
+    ) -> JSON:
+        """The event, with a fresh ``event_id``."""
+        ids = _part_fields(response_id, item_id, output_index, content_index)
+        return _event(self.type, **{self.field: value}, **ids)
 
 
-def content_part_done(
-    response_id: str, item_id: str, output_index: int, content_index: int, part: JSON
-) -> JSON:
-    """``response.content_part.done``."""
-    ids = _part_fields(response_id, item_id, output_index, content_index)
-    return _event("response.content_part.done", part=part, **ids)
-
-
-def audio_delta(
-    response_id: str, item_id: str, output_index: int, content_index: int, delta: str
-) -> JSON:
-    """``response.output_audio.delta`` (``delta`` is base64 pcm16 24 kHz)."""
-    ids = _part_fields(response_id, item_id, output_index, content_index)
-    return _event("response.output_audio.delta", delta=delta, **ids)
+content_part_added = PartEvent[JSON]("response.content_part.added", "part")
+"""``response.content_part.added``."""
+content_part_done = PartEvent[JSON]("response.content_part.done", "part")
+"""``response.content_part.done``."""
+audio_delta = PartEvent[str]("response.output_audio.delta", "delta")
+"""``response.output_audio.delta`` (the value is base64 pcm16 24 kHz)."""
+transcript_delta = PartEvent[str]("response.output_audio_transcript.delta", "delta")
+"""``response.output_audio_transcript.delta``."""
+transcript_done = PartEvent[str]("response.output_audio_transcript.done", "transcript")
+"""``response.output_audio_transcript.done``."""
+text_delta = PartEvent[str]("response.output_text.delta", "delta")
+"""``response.output_text.delta`` (text-only responses)."""
+text_done = PartEvent[str]("response.output_text.done", "text")
+"""``response.output_text.done``."""
 
 
 def audio_done(response_id: str, item_id: str, output_index: int, content_index: int) -> JSON:
     """``response.output_audio.done``."""
     ids = _part_fields(response_id, item_id, output_index, content_index)
     return _event("response.output_audio.done", **ids)
-
-
-def transcript_delta(
-    response_id: str, item_id: str, output_index: int, content_index: int, delta: str
-) -> JSON:
-    """``response.output_audio_transcript.delta``."""
-    ids = _part_fields(response_id, item_id, output_index, content_index)
-    return _event("response.output_audio_transcript.delta", delta=delta, **ids)
-
-
-def transcript_done(
-    response_id: str, item_id: str, output_index: int, content_index: int, transcript: str
-) -> JSON:
-    """``response.output_audio_transcript.done``."""
-    ids = _part_fields(response_id, item_id, output_index, content_index)
-    return _event("response.output_audio_transcript.done", transcript=transcript, **ids)
-
-
-def text_delta(
-    response_id: str, item_id: str, output_index: int, content_index: int, delta: str
-) -> JSON:
-    """``response.output_text.delta`` (text-only responses)."""
-    ids = _part_fields(response_id, item_id, output_index, content_index)
-    return _event("response.output_text.delta", delta=delta, **ids)
-
-
-def text_done(
-    response_id: str, item_id: str, output_index: int, content_index: int, text: str
-) -> JSON:
-    """``response.output_text.done``."""
-    ids = _part_fields(response_id, item_id, output_index, content_index)
-    return _event("response.output_text.done", text=text, **ids)
 
 
 def arguments_delta(

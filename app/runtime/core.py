@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from app import paths
-from app.audio.backend import StreamBackend
 from app.audio.config import AudioConfig
 from app.audio.engine import AudioEngine
 from app.audio.pipeline import CapturePipeline
 from app.audio.selftest import SelfTestResult
+from app.audio.stream_backend import StreamBackend
 from app.audio.telemetry import AudioTelemetry
 from app.events import (
     AssistantState,

@@ -25,12 +25,13 @@ from websockets.asyncio.client import ClientConnection
 from app.session import messages as m
 from app.session.collaborators import ContextLike, MemoryLike
 from app.session.config import SessionConfig
-from app.session.conversation import ConnectionEnded, Conversation, fatal_or_none
+from app.session.conversation import Conversation
 from app.session.errors import ErrorCategory, Failure, classify_exception
 from app.session.offloop import run_off_loop
 from app.session.outbox import Outbox
 from app.session.protocol.base import Codec
-from app.session.statemachine import Ev, State
+from app.session.server_events import ConnectionEnded, fatal_or_none
+from app.session.states import Ev, State
 from app.session.uplink import UplinkBatch
 
 log = logging.getLogger("app.session")

@@ -1,8 +1,9 @@
 """The session driver: an asyncio loop in the ``session-loop`` thread that supervises connections.
 
-Reconnects with jittered exponential backoff; failures classified once (``app.session.errors``);
-the session renewed in advance of the provider's limit (OpenAI's 60 minutes, Gemini's
-``goAway``). One connection (connect, handshake, reader and writer) is
+Reconnects with jittered exponential backoff (the loop is ``app.session.supervisor``); failures
+classified once (``app.session.errors``); the session renewed in advance of the provider's limit
+(OpenAI's 60 minutes, Gemini's ``goAway``). This module holds the public, thread-safe API, the
+loop thread and the routing of commands. One connection (connect, handshake, reader and writer) is
 ``app.session.connection``; what a conversation does with events and commands lives in
 ``app.session.conversation``. Commands arrive through ``submit`` from any thread; microphone
 audio goes to a bounded inbox (oldest dropped, counted) that the writer drains only when no
@@ -16,7 +17,6 @@ import asyncio
 import collections
 import dataclasses
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -35,12 +35,12 @@ from app.session.collaborators import (
     TranscriptLike,
 )
 from app.session.config import SessionConfig, TurnMode
-from app.session.connection import Connection, Endpoint, configure_command, read_memory_block
+from app.session.connection import Connection, configure_command, read_memory_block
 from app.session.conversation import Conversation
-from app.session.errors import ErrorCategory, Failure, redact
 from app.session.outbox import Outbox
 from app.session.protocol.base import Codec, codec_for
-from app.session.statemachine import Ev, State, public_state
+from app.session.states import Ev, State, public_state
+from app.session.supervisor import ConnectionSupervisor
 
 __all__ = [
     "ContextLike",
@@ -51,20 +51,12 @@ __all__ = [
     "ToolRunnerLike",
     "ToolsFactory",
     "TranscriptLike",
-    "backoff_delay",
 ]
 
 log = logging.getLogger("app.session")
 
 
-def backoff_delay(attempt: int, config: SessionConfig, retry_after: float | None = None) -> float:
-    """Return the jittered exponential delay before reconnect attempt ``attempt`` (1-based)."""
-    base = config.backoff_initial_s * config.backoff_factor ** max(0, attempt - 1)
-    delay = min(config.backoff_max_s, base) * random.uniform(0.5, 1.0)
-    return max(delay, retry_after or 0.0)
-
-
-class SessionDriver:
+class SessionDriver(ConnectionSupervisor):
     """Runs one realtime conversation against an OpenAI Realtime or Gemini Live server.
 
     Args:
@@ -238,19 +230,6 @@ class SessionDriver:
             if aclose is not None:
                 await aclose()
 
-    def _publish_crash(self, exc: BaseException) -> None:
-        """The loop died: nothing will change the state again, so observers must hear FAILED."""
-        if self._stopping:
-            return
-        failure = Failure(ErrorCategory.INTERNAL, redact(f"{type(exc).__name__}: {exc}"))
-        conv = self.conversation
-        conv.failure = failure
-        try:
-            conv.dispatch(Ev.PERMANENT_FAILURE, failure.detail)
-        except Exception:
-            log.exception("could not wind the conversation down after the crash")
-        self._connection(ConnectionState.FAILED, failure.detail)
-
     def _on_tool_done(self, result: ToolResultLike) -> None:
         self.conversation.on_tool_done(result)
 
@@ -265,88 +244,6 @@ class SessionDriver:
         self._wake.set()
         if self._connecting is not None:
             self._connecting.cancel()
-
-    async def _sleep_or_stop(self, delay: float) -> None:
-        assert self._stop_event is not None
-        try:
-            await asyncio.wait_for(self._stop_event.wait(), timeout=delay)
-        except TimeoutError:
-            pass
-
-    async def _supervise(self) -> None:
-        assert self._stop_event is not None
-        conv = self.conversation
-        conv.dispatch(Ev.START, "start")
-        failures = 0
-        while not self._stopping:
-            self._connection(
-                ConnectionState.RECONNECTING if failures else ConnectionState.CONNECTING
-            )
-            self._connected_at = 0.0
-            failure = await self._connect_once()
-            if self._stopping:
-                break
-            if failure is None:
-                failures = 0
-                continue
-            if self._connected_at:
-                failures = 0
-            failures += 1
-            log.warning("connection failed (%s): %s", failure.category.value, failure.detail)
-            if not failure.category.is_permanent and failures > self._config.max_retries:
-                failure = Failure(failure.category, f"gave up after {failures - 1} retries")
-            if failure.category.is_permanent or failures > self._config.max_retries:
-                conv.failure = failure
-                conv.dispatch(Ev.PERMANENT_FAILURE, failure.detail)
-                self._connection(ConnectionState.FAILED, failure.detail)
-                await self._stop_event.wait()
-                break
-            conv.dispatch(Ev.CONNECTION_LOST, failure.detail)
-            delay = backoff_delay(failures, self._config, failure.retry_after_s)
-            log.info("reconnecting in %.2f s (attempt %d)", delay, failures)
-            await self._sleep_or_stop(delay)
-            if not self._stopping:
-                conv.dispatch(Ev.RETRY_DUE, f"attempt {failures}")
-
-    async def _connect_once(self) -> Failure | None:
-        # A stop while connecting cancels the attempt instead of waiting for its timeout.
-        task = asyncio.current_task()
-        self._connecting = task
-        try:
-            return await self._connect_and_run()
-        except asyncio.CancelledError:
-            if not self._stopping or task is None:
-                raise
-            task.uncancel()
-            return None
-        finally:
-            self._connecting = None
-
-    async def _connect_and_run(self) -> Failure | None:
-        assert self._wake is not None
-        endpoint = Endpoint(
-            codec=self._codec,
-            outbox=self._outbox,
-            conversation=self.conversation,
-            auth=self._auth,
-            memory=self._memory,
-            context=self._context,
-            tool_schemas=lambda: self._tool_schemas,
-            wake=self._wake,
-            stopping=lambda: self._stopping,
-            clock=self._clock,
-        )
-        link = self._link = Connection(self._config, endpoint, self._connection_started)
-        try:
-            return await link.run()
-        finally:
-            self._link = None
-
-    def _connection_started(self) -> None:
-        self._connecting = None  # from now on a stop ends the writer instead of cancelling
-        assert self._link is not None
-        self._connected_at = self._link.connected_at
-        self._connection(ConnectionState.CONNECTED)
 
     def _response_requested(self) -> None:
         self.conversation.create_sent_at = self._clock()

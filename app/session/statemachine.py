@@ -3,101 +3,22 @@
 Pure: no I/O, no clocks. The driver turns provider messages, audio-side events and user
 commands into ``Ev`` kinds (guards are separate kinds, e.g. ``PTT_TOO_SHORT``), calls ``step``
 and executes the returned ``Act`` list in order. Every ``(state, event)`` pair is either a row of
-``TRANSITIONS`` or a member of ``IGNORED``; the tests hold the table to that.
+``TRANSITIONS`` or a member of ``IGNORED``; the tests hold the table to that. The vocabulary
+(``State``, ``Ev``, ``Act``) is in ``app.session.states``; the response gate and the truncation
+point are in ``app.session.response_gate``.
+
+Thread: the session loop thread only (``Conversation.dispatch``).
 """
 
 from __future__ import annotations
 
-import enum
-
-from app.events import AssistantState
-
-
-class State(enum.Enum):
-    """Conversation states the driver can be in."""
-
-    DISCONNECTED = "disconnected"
-    CONNECTING = "connecting"
-    LISTENING = "listening"
-    USER_SPEAKING = "user_speaking"
-    THINKING = "thinking"  # user turn ended, no response yet
-    RESPONDING = "responding"  # response created, no audio yet
-    SPEAKING = "speaking"  # response active, audio flowing
-    SPEAKING_DUCKED = "speaking_ducked"  # a possible interruption is being confirmed
-    TAIL = "tail"  # response done, playback still draining
-    TAIL_DUCKED = "tail_ducked"
-    INTERRUPTING = "interrupting"  # barged in, user speaking, cancelled response not done yet
-    CANCELLING = "cancelling"  # interrupted, nobody speaking, cancelled response not done yet
-    INTERRUPTED_TURN_ENDED = "interrupted_turn_ended"  # next turn ready, waiting for the done
-    TOOL_RUNNING = "tool_running"
-    RECONNECTING = "reconnecting"
-    FAILED = "failed"
-
-
-class Ev(enum.Enum):
-    """Event kinds the table reacts to."""
-
-    START = "start"
-    CONNECTED = "connected"
-    CONNECTION_LOST = "connection_lost"
-    PERMANENT_FAILURE = "permanent_failure"
-    RETRY_DUE = "retry_due"
-    RENEW = "renew"  # the session is old: reconnect in advance while idle
-    STOP = "stop"
-    VAD_SPEECH_STARTED = "vad_speech_started"  # local VAD, or server VAD that does not cancel
-    SERVER_SPEECH_STARTED = "server_speech_started"  # server VAD that cancels by itself
-    INTERRUPTION_CONFIRMED = "interruption_confirmed"  # speech outlasted min_interruption_ms
-    SPEECH_STOPPED = "speech_stopped"
-    PTT_PRESSED = "ptt_pressed"
-    PTT_RELEASED = "ptt_released"
-    PTT_TOO_SHORT = "ptt_too_short"  # released with less than min_turn_ms of audio
-    INTERRUPT = "interrupt"  # button or hotkey
-    TEXT_TURN = "text_turn"
-    RESPONSE_CREATED = "response_created"
-    AUDIO_RECEIVED = "audio_received"
-    RESPONSE_DONE = "response_done"
-    RESPONSE_DONE_WITH_TOOLS = "response_done_with_tools"
-    TOOLS_DONE = "tools_done"
-    PLAYBACK_DRAINED = "playback_drained"
-
-
-class Act(enum.Enum):
-    """Actions the driver executes, in the order given."""
-
-    OPEN_CONNECTION = "open_connection"
-    RENEW_CONNECTION = "renew_connection"
-    CLOSE_CONNECTION = "close_connection"
-    SCHEDULE_RETRY = "schedule_retry"
-    NOTIFY_FAILURE = "notify_failure"
-    RESET_TURN = "reset_turn"
-    QUEUE_PLAYBACK = "queue_playback"
-    FLUSH_PLAYBACK = "flush_playback"  # also marks the response stale: late deltas are dropped
-    DUCK_PLAYBACK = "duck_playback"  # also arms the min_interruption_ms timer
-    RESUME_PLAYBACK = "resume_playback"
-    CANCEL_RESPONSE = "cancel_response"
-    TRUNCATE_ASSISTANT = "truncate_assistant"  # at min(played, received); skipped at 0 or all heard
-    REPAIR_CONTEXT = "repair_context"  # per the repair policy
-    CANCEL_TOOLS = "cancel_tools"
-    ABANDON_PENDING_RESPONSE = "abandon_pending_response"  # cancel a requested one when it appears
-    CLEAR_INPUT = "clear_input"
-    DROP_USER_SPEECH = "drop_user_speech"  # a typed turn wins: clear the speech, stop its uplink
-    END_USER_TURN = "end_user_turn"  # commit (+ create) as the turn mode says
-    DISCARD_TURN = "discard_turn"  # clear the input and tell the user the turn was too short
-    SEND_TEXT = "send_text"
-    CREATE_RESPONSE = "create_response"  # gated: waits for any cancelled response's done
-    START_TOOLS = "start_tools"
-    SEND_TOOL_OUTPUTS = "send_tool_outputs"
-
+from app.session.states import ONLINE, Act, Ev, State
 
 S = State
 E = Ev
 A = Act
 
 Row = tuple[State, tuple[Act, ...]]
-
-ONLINE = frozenset(S) - {S.DISCONNECTED, S.CONNECTING, S.RECONNECTING, S.FAILED}
-SPEAKING_STATES = frozenset({S.SPEAKING, S.SPEAKING_DUCKED})
-DUCKED_STATES = frozenset({S.SPEAKING_DUCKED, S.TAIL_DUCKED})
 
 # A barge-in while a response is active: stop the audio, cancel, cut the item at what was heard.
 _CUT = (A.FLUSH_PLAYBACK, A.CANCEL_RESPONSE, A.TRUNCATE_ASSISTANT, A.REPAIR_CONTEXT)
@@ -377,102 +298,3 @@ def step(state: State, event: Ev) -> tuple[State, tuple[Act, ...]]:
     if row is None:
         return state, ()
     return row
-
-
-_PUBLIC: dict[State, AssistantState] = {
-    S.DISCONNECTED: AssistantState.DISCONNECTED,
-    S.CONNECTING: AssistantState.CONNECTING,
-    S.LISTENING: AssistantState.LISTENING,
-    S.USER_SPEAKING: AssistantState.USER_SPEAKING,
-    S.THINKING: AssistantState.THINKING,
-    S.RESPONDING: AssistantState.THINKING,
-    S.SPEAKING: AssistantState.ASSISTANT_SPEAKING,
-    S.SPEAKING_DUCKED: AssistantState.ASSISTANT_SPEAKING,
-    S.TAIL: AssistantState.ASSISTANT_SPEAKING,
-    S.TAIL_DUCKED: AssistantState.ASSISTANT_SPEAKING,
-    S.INTERRUPTING: AssistantState.INTERRUPTING,
-    S.CANCELLING: AssistantState.INTERRUPTING,
-    S.INTERRUPTED_TURN_ENDED: AssistantState.INTERRUPTING,
-    S.TOOL_RUNNING: AssistantState.TOOL_RUNNING,
-    S.RECONNECTING: AssistantState.RECONNECTING,
-    S.FAILED: AssistantState.FAILED,
-}
-
-
-def public_state(state: State) -> AssistantState:
-    """Return the GUI-facing ``AssistantState`` for an internal state."""
-    return _PUBLIC[state]
-
-
-def truncate_at(played_ms: float, received_ms: int, response_done: bool) -> int | None:
-    """Return ``audio_end_ms`` for a truncate after a barge-in, or ``None`` to skip it.
-
-    Clamped to the audio actually received (pitfall 1); skipped when nothing was heard
-    (pitfall 2) and when everything was heard of a finished response (pitfall 3).
-    """
-    end = min(int(played_ms), received_ms)
-    if end <= 0:
-        return None
-    if response_done and end >= received_ms:
-        return None
-    return end
-
-
-class ResponseGate:
-    """At most one response in flight; a create asked for while one is busy waits for its done.
-
-    ``in flight`` means requested (``response.create`` sent, ``response.created`` not seen yet)
-    or active (created, ``response.done`` not seen yet). Responses the server starts on its own
-    (server VAD) count as active too.
-    """
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.active: str | None = None
-        self.deferred = False
-        self._orphan_next = False
-
-    @property
-    def busy(self) -> bool:
-        """Whether a response is requested or active."""
-        return self.requested or self.active is not None
-
-    def request(self) -> bool:
-        """Ask for a response; True means send ``response.create`` now, False that it waits."""
-        if self.busy:
-            self.deferred = True
-            return False
-        self.requested = True
-        return True
-
-    def abandon(self) -> None:
-        """The user moved on: drop a waiting create; a requested one is cancelled on arrival."""
-        self.deferred = False
-        self._orphan_next = self._orphan_next or self.requested
-
-    def created(self, response_id: str) -> bool:
-        """Record ``response.created``; True means it is an abandoned one to cancel at once."""
-        orphan = self._orphan_next and self.requested
-        if self.requested:
-            self.requested = False
-            self._orphan_next = False
-        self.active = response_id
-        return orphan
-
-    def done(self, response_id: str) -> bool:
-        """Record ``response.done``; True means send the waiting ``response.create`` now."""
-        if self.active != response_id:
-            return False
-        self.active = None
-        if self.deferred and not self.requested:
-            self.deferred = False
-            self.requested = True
-            return True
-        return False
-
-    def reset(self) -> None:
-        """Forget everything (the connection is gone)."""
-        self.requested = False
-        self.active = None
-        self.deferred = False
-        self._orphan_next = False

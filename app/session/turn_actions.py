@@ -20,7 +20,8 @@ from app.session.collaborators import ContextLike, TranscriptLike
 from app.session.config import RepairPolicy, SessionConfig
 from app.session.errors import Failure
 from app.session.latency_marks import TurnMarks
-from app.session.statemachine import Ev, ResponseGate, State, truncate_at
+from app.session.response_gate import ResponseGate, truncate_at
+from app.session.states import Ev, State
 from app.session.tool_calls import ToolCalls
 from app.session.turns import TurnTaker
 from app.session.uplink import SentAudio, UplinkQueue

@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 from app.events import AudioChunk
 from app.session.config import SessionConfig, TurnMode, VadKind
-from app.session.statemachine import Ev
+from app.session.states import Ev
 
 Pcm = TypeVar("Pcm", bytes, AudioChunk)
 """Uplink items: raw PCM16 bytes, or captured chunks that keep their capture time."""

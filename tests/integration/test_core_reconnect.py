@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.audio.backend import FakeAudioBackend
+from app.audio.fake_backend import FakeAudioBackend
 from app.events import AssistantState, NoticeCategory, UserNotice
 from app.runtime.commands import Reconnect
 from app.runtime.core import Core

@@ -7,26 +7,23 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.events import AssistantState, PlaybackDrained
+from app.events import PlaybackDrained
 from app.runtime.commands import Announce, SendText
-from app.session.config import SessionConfig
 from app.session.driver import SessionDriver
-from app.session.statemachine import State
+from app.session.states import State
 from tests.helpers.fake_playback import FakePlayback
 from tests.helpers.scripted_server import ScriptedServer, wait_until
-
-FAST = dict(backoff_initial_s=0.02, backoff_max_s=0.1, connect_timeout_s=2.0, close_timeout_s=0.5)
+from tests.helpers.session_launch import scripted_config, start_listening
 
 
 @pytest.fixture
 def driver_and_server() -> Iterator[tuple[SessionDriver, FakePlayback, ScriptedServer]]:
     with ScriptedServer() as server:
         playback = FakePlayback()
-        config = SessionConfig(provider="test", url=server.url, **FAST)  # type: ignore[arg-type]
+        config = scripted_config(server.url)
         driver = SessionDriver(config, playback, lambda _e: None, auth=lambda: None)
-        driver.start()
         try:
-            wait_until(lambda: driver.state is AssistantState.LISTENING, 5, "listening")
+            start_listening(driver)
             yield driver, playback, server
         finally:
             assert driver.stop(5.0)

@@ -10,7 +10,6 @@ import base64
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -31,13 +30,11 @@ from app.runtime.commands import Interrupt, PushToTalkPressed, PushToTalkRelease
 from app.session.config import SessionConfig, TurnMode
 from app.session.context import ContextPolicy
 from app.session.driver import SessionDriver
-from app.session.statemachine import State
+from app.session.states import State
 from tests.helpers.fake_playback import FakePlayback
 from tests.helpers.scripted_server import Peer, ScriptedServer, wait_until
+from tests.helpers.session_launch import FAST, running_drivers, scripted_config, start_listening
 
-FAST: dict[str, Any] = dict(
-    backoff_initial_s=0.02, backoff_max_s=0.1, connect_timeout_s=2.0, close_timeout_s=0.5
-)
 CHUNK_BYTES = 960  # 20 ms at 24 kHz
 CLIENT = TypeAdapter(RealtimeClientEvent)
 
@@ -55,26 +52,19 @@ class Meter:
         return {name: t for (turn, name), t in self.marks.items() if turn == turn_id}
 
 
-@pytest.fixture
-def running() -> Iterator[list[SessionDriver]]:
-    drivers: list[SessionDriver] = []
-    yield drivers
-    for driver in drivers:
-        assert driver.stop(5.0)
+running = pytest.fixture(running_drivers, name="running")
 
 
 def launch(
     running: list[SessionDriver], srv: ScriptedServer, **changes: Any
 ) -> tuple[SessionDriver, FakePlayback, Meter, list[object]]:
     context = changes.pop("context", None)
-    config = SessionConfig(provider="test", url=srv.url, **{**FAST, **changes})
+    config = scripted_config(srv.url, **changes)
     playback, meter, events = FakePlayback(), Meter(), []
     driver = SessionDriver(
         config, playback, events.append, lambda: None, context=context, meter=meter
     )
-    running.append(driver)
-    driver.start()
-    wait_until(lambda: driver.state is AssistantState.LISTENING, 5, "connected")
+    start_listening(driver, running, "connected")
     return driver, playback, meter, events
 
 

@@ -20,23 +20,18 @@ from app.events import (
 from app.runtime.commands import Interrupt, PushToTalkPressed, PushToTalkReleased, SendText
 from app.session.config import SessionConfig, TurnMode
 from app.session.driver import SessionDriver
-from app.session.statemachine import State
+from app.session.states import State
 from tests.helpers.fake_playback import FakePlayback
 from tests.helpers.scripted_server import Peer, ScriptedServer, wait_until
-
-
-class Events(list[object]):
-    def of(self, kind: type) -> list[Any]:
-        return [e for e in list(self) if isinstance(e, kind)]
-
-
-FAST = dict(
-    backoff_initial_s=0.02,
-    backoff_max_s=0.1,
-    connect_timeout_s=2.0,
-    response_timeout_s=2.0,
-    close_timeout_s=0.5,
+from tests.helpers.session_launch import FAST as BASE_FAST
+from tests.helpers.session_launch import (
+    Events,
+    running_drivers,
+    scripted_config,
+    start_listening,
 )
+
+FAST = {**BASE_FAST, "response_timeout_s": 2.0}
 
 
 @pytest.fixture
@@ -46,25 +41,13 @@ def server() -> Iterator[ScriptedServer]:
 
 
 def make(server: ScriptedServer, **changes: Any) -> tuple[SessionDriver, FakePlayback, Events]:
-    config = SessionConfig(provider="test", url=server.url, **{**FAST, **changes})
+    config = scripted_config(server.url, FAST, **changes)
     playback, events = FakePlayback(), Events()
     driver = SessionDriver(config, playback, events.append, auth=lambda: "sk-test-secret-123")
     return driver, playback, events
 
 
-@pytest.fixture
-def running() -> Iterator[list[SessionDriver]]:
-    drivers: list[SessionDriver] = []
-    yield drivers
-    for driver in drivers:
-        assert driver.stop(5.0)
-
-
-def start(drivers: list[SessionDriver], driver: SessionDriver) -> SessionDriver:
-    drivers.append(driver)
-    driver.start()
-    wait_until(lambda: driver.state is AssistantState.LISTENING, 5, "listening")
-    return driver
+running = pytest.fixture(running_drivers, name="running")
 
 
 def speak_ptt(driver: SessionDriver, ms: int = 300) -> None:
@@ -78,7 +61,7 @@ def test_connects_with_bearer_auth_and_sends_session_update(
     server: ScriptedServer, running: list[SessionDriver]
 ) -> None:
     driver, _, events = make(server)
-    start(running, driver)
+    start_listening(driver, running)
     wait_until(lambda: "session.update" in server.types(), 3)
     assert server.headers[0]["Authorization"] == "Bearer sk-test-secret-123"
     assert "OpenAI-Beta" not in server.headers[0]  # GA clients must not send it
@@ -90,7 +73,7 @@ def test_push_to_talk_turn_commits_then_creates_and_plays(
     server: ScriptedServer, running: list[SessionDriver]
 ) -> None:
     driver, playback, _ = make(server, turn_mode=TurnMode.PUSH_TO_TALK)
-    start(running, driver)
+    start_listening(driver, running)
     speak_ptt(driver)
     wait_until(lambda: driver.fsm_state is State.TAIL, 5, "answer received")
     types = server.types()
@@ -107,7 +90,7 @@ def test_push_to_talk_under_100ms_is_discarded_with_a_notice(
     server: ScriptedServer, running: list[SessionDriver]
 ) -> None:
     driver, _, events = make(server, turn_mode=TurnMode.PUSH_TO_TALK)
-    start(running, driver)
+    start_listening(driver, running)
     speak_ptt(driver, ms=40)
     wait_until(lambda: len(server.of_type("input_audio_buffer.clear")) == 2, 3)
     assert (
@@ -122,7 +105,7 @@ def test_barge_in_mid_answer_flushes_cancels_and_truncates_at_heard_ms(
 ) -> None:
     server.knobs = dataclasses.replace(server.knobs, chunks=50, pace_s=0.02)
     driver, playback, _ = make(server, turn_mode=TurnMode.PUSH_TO_TALK)
-    start(running, driver)
+    start_listening(driver, running)
     driver.submit(SendText("tell me a story"))
     wait_until(lambda: sum(1 for n, _ in playback.calls if n == "enqueue") >= 5, 5, "audio")
     playback.played = 230.6
@@ -140,7 +123,7 @@ def test_pitfall_1_truncate_clamped_to_received_audio(
 ) -> None:
     server.knobs = dataclasses.replace(server.knobs, chunks=50, pace_s=0.02)
     driver, playback, _ = make(server)
-    start(running, driver)
+    start_listening(driver, running)
     driver.submit(SendText("go"))
     wait_until(lambda: sum(1 for n, _ in playback.calls if n == "enqueue") >= 3, 5)
     playback.played = 10_000_000.0  # a wall-clock estimate far ahead of the bytes
@@ -157,7 +140,7 @@ def test_pitfall_2_no_truncate_before_the_first_frame_played(
 ) -> None:
     server.knobs = dataclasses.replace(server.knobs, chunks=50, pace_s=0.02)
     driver, playback, _ = make(server)
-    start(running, driver)
+    start_listening(driver, running)
     driver.submit(SendText("go"))
     wait_until(lambda: any(n == "enqueue" for n, _ in playback.calls), 5)
     playback.played = 0.0
@@ -171,7 +154,7 @@ def test_pitfall_3_no_truncate_when_everything_was_heard(
     server: ScriptedServer, running: list[SessionDriver]
 ) -> None:
     driver, playback, _ = make(server)
-    start(running, driver)
+    start_listening(driver, running)
     driver.submit(SendText("short"))
     wait_until(lambda: driver.fsm_state is State.TAIL, 5)
     driver.submit(Interrupt())  # everything queued counts as played by default
@@ -185,7 +168,7 @@ def test_pitfall_4_next_response_waits_for_the_cancelled_done(
 ) -> None:
     server.knobs = dataclasses.replace(server.knobs, chunks=50, pace_s=0.02)
     driver, playback, _ = make(server)
-    start(running, driver)
+    start_listening(driver, running)
     driver.submit(SendText("first"))
     wait_until(lambda: any(n == "enqueue" for n, _ in playback.calls), 5)
     driver.submit(SendText("second"))  # barge-in by a typed turn
@@ -253,7 +236,7 @@ def test_false_interruption_ducks_then_resumes(
 
     server.knobs = dataclasses.replace(server.knobs, chunks=100, pace_s=0.02)
     driver, playback, _ = make(server, min_interruption_ms=5000)
-    start(running, driver)
+    start_listening(driver, running)
     driver.submit(SendText("go"))
     wait_until(lambda: any(n == "enqueue" for n, _ in playback.calls), 5)
     driver.submit(SpeechStarted(0, 0.0))
@@ -338,7 +321,7 @@ def test_server_that_never_answers_response_create_times_out(
 ) -> None:
     server.knobs = dataclasses.replace(server.knobs, never_create=True)
     driver, _, _ = make(server, response_timeout_s=0.3)
-    start(running, driver)
+    start_listening(driver, running)
     driver.submit(SendText("anyone?"))
     wait_until(lambda: len(server.peers) == 2, 5, "reconnect after the response timeout")
 
@@ -346,7 +329,7 @@ def test_server_that_never_answers_response_create_times_out(
 def test_slow_server_still_completes(server: ScriptedServer, running: list[SessionDriver]) -> None:
     server.knobs = dataclasses.replace(server.knobs, chunks=5, pace_s=0.15)
     driver, playback, _ = make(server)
-    start(running, driver)
+    start_listening(driver, running)
     driver.submit(SendText("slowly"))
     wait_until(lambda: driver.fsm_state is State.TAIL, 5)
     assert sum(1 for n, _ in playback.calls if n == "enqueue") == 5
@@ -366,7 +349,7 @@ def test_malformed_and_oversized_frames_are_survived(running: list[SessionDriver
 
     with ScriptedServer(handler) as srv:
         driver, _, _ = make(srv, max_frame_bytes=1000)
-        start(running, driver)
+        start_listening(driver, running)
         wait_until(lambda: sum(driver.codec.malformed.values()) == 3, 3)
         assert driver.codec.unknown["totally.unknown"] == 1
         assert len(srv.peers) == 1 and driver.state is AssistantState.LISTENING
@@ -382,7 +365,7 @@ def test_interruption_length_counts_from_the_speech_onset_not_the_vad_decision(
 
     server.knobs = dataclasses.replace(server.knobs, chunks=100, pace_s=0.02)
     driver, playback, _ = make(server, min_interruption_ms=600)
-    start(running, driver)
+    start_listening(driver, running)
     driver.submit(SendText("go"))
     wait_until(lambda: any(n == "enqueue" for n, _ in playback.calls), 5)
     decided = time.monotonic()

@@ -14,7 +14,7 @@ import base64
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -32,35 +32,26 @@ from app.events import (
     UserNotice,
 )
 from app.runtime.commands import SendText
-from app.session.config import SessionConfig, TurnMode, VadKind
+from app.session.config import TurnMode, VadKind
 from app.session.driver import SessionDriver
-from app.session.statemachine import State
+from app.session.states import State
 from app.session.tools import ToolRegistry, ToolRunner, ToolSpec
 from tests.helpers.fake_playback import FakePlayback
 from tests.helpers.scripted_server import Peer, ScriptedServer, wait_until
+from tests.helpers.session_launch import FAST as BASE_FAST
+from tests.helpers.session_launch import running_drivers, scripted_config
 
-FAST: dict[str, Any] = dict(
-    backoff_initial_s=0.02,
-    backoff_max_s=0.1,
-    connect_timeout_s=2.0,
-    response_timeout_s=2.0,
-    close_timeout_s=0.5,
-)
+FAST = {**BASE_FAST, "response_timeout_s": 2.0}
 
 
-@pytest.fixture
-def running() -> Iterator[list[SessionDriver]]:
-    drivers: list[SessionDriver] = []
-    yield drivers
-    for driver in drivers:
-        assert driver.stop(5.0)
+running = pytest.fixture(running_drivers, name="running")
 
 
 def make_driver(
     running: list[SessionDriver], server: ScriptedServer, events: list[object], **kwargs: Any
 ) -> SessionDriver:
     changes = kwargs.pop("config", {})
-    config = SessionConfig(provider="test", url=server.url, **{**FAST, **changes})
+    config = scripted_config(server.url, FAST, **changes)
     driver = SessionDriver(config, FakePlayback(), events.append, auth=lambda: None, **kwargs)
     running.append(driver)
     return driver

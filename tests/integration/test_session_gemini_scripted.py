@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,26 +27,17 @@ from app.log import redact
 from app.runtime.commands import PushToTalkPressed, PushToTalkReleased, SendText, SetTurnMode
 from app.session.config import SessionConfig, TurnMode
 from app.session.driver import SessionDriver
-from app.session.statemachine import State
+from app.session.states import State
 from app.session.tools import ToolRegistry, ToolRunner, ToolSpec
 from tests.helpers.fake_playback import FakePlayback
 from tests.helpers.scripted_gemini import GeminiKnobs, GeminiScript
 from tests.helpers.scripted_server import ScriptedServer, wait_until
+from tests.helpers.session_launch import FAST as BASE_FAST
+from tests.helpers.session_launch import Events, running_drivers, start_listening
 
 SECRET = "AIzaSy-test-secret-0123456789"
-FAST: dict[str, Any] = dict(
-    backoff_initial_s=0.02,
-    backoff_max_s=0.1,
-    connect_timeout_s=2.0,
-    response_timeout_s=3.0,
-    close_timeout_s=0.5,
-)
+FAST = {**BASE_FAST, "response_timeout_s": 3.0}
 CHUNK = b"\x00\x01" * 320  # 20 ms at 16 kHz
-
-
-class Events(list[object]):
-    def of(self, kind: type) -> list[Any]:
-        return [e for e in list(self) if isinstance(e, kind)]
 
 
 class Probe:
@@ -71,12 +62,7 @@ class Probe:
         return lambda on_done: (ToolRunner(registry, on_done, timeout_s=10), registry.schemas())
 
 
-@pytest.fixture
-def running() -> Iterator[list[SessionDriver]]:
-    drivers: list[SessionDriver] = []
-    yield drivers
-    for driver in drivers:
-        assert driver.stop(5.0)
+running = pytest.fixture(running_drivers, name="running")
 
 
 def start(
@@ -95,9 +81,7 @@ def start(
     playback, events = FakePlayback(), Events()
     tools = probe.factory() if probe is not None else None
     driver = SessionDriver(config, playback, events.append, auth=lambda: SECRET, tools=tools)
-    running.append(driver)
-    driver.start()
-    wait_until(lambda: driver.state is AssistantState.LISTENING, 5, "listening")
+    start_listening(driver, running)
     return driver, playback, events
 
 

@@ -11,48 +11,36 @@ import base64
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import websockets
 
-from app.events import AssistantState, AudioChunk, SpeechStarted, SpeechStopped
+from app.events import AudioChunk, SpeechStarted, SpeechStopped
 from app.runtime.commands import Interrupt, PushToTalkPressed, PushToTalkReleased, SendText
 from app.session.config import RepairPolicy, SessionConfig, TurnMode, VadKind
 from app.session.context import ContextPolicy
 from app.session.driver import SessionDriver
-from app.session.statemachine import State
+from app.session.states import State
 from tests.helpers.fake_playback import FakePlayback
 from tests.helpers.scripted_server import Peer, ScriptedServer, wait_until
+from tests.helpers.session_launch import FAST as BASE_FAST
+from tests.helpers.session_launch import running_drivers, scripted_config, start_listening
 
-FAST: dict[str, Any] = dict(
-    backoff_initial_s=0.02,
-    backoff_max_s=0.1,
-    connect_timeout_s=2.0,
-    response_timeout_s=1.0,
-    close_timeout_s=0.5,
-)
+FAST = {**BASE_FAST, "response_timeout_s": 1.0}
 
 
-@pytest.fixture
-def running() -> Iterator[list[SessionDriver]]:
-    drivers: list[SessionDriver] = []
-    yield drivers
-    for driver in drivers:
-        assert driver.stop(5.0)
+running = pytest.fixture(running_drivers, name="running")
 
 
 def launch(
     running: list[SessionDriver], server: ScriptedServer, **changes: Any
 ) -> tuple[SessionDriver, FakePlayback, list[object]]:
     context = changes.pop("context", None)
-    config = SessionConfig(provider="test", url=server.url, **{**FAST, **changes})
+    config = scripted_config(server.url, FAST, **changes)
     playback, events = FakePlayback(), []
     driver = SessionDriver(config, playback, events.append, auth=lambda: None, context=context)
-    running.append(driver)
-    driver.start()
-    wait_until(lambda: driver.state is AssistantState.LISTENING, 5, "listening")
+    start_listening(driver, running)
     return driver, playback, events
 
 

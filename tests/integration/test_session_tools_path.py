@@ -17,16 +17,14 @@ from typing import Any
 import pytest
 import websockets
 
-from app.events import AssistantState
 from app.runtime.commands import Interrupt, SendText
-from app.session.config import SessionConfig
 from app.session.driver import SessionDriver
-from app.session.statemachine import State
+from app.session.states import State
 from app.session.tools import ToolRegistry, ToolRunner, ToolSpec
 from tests.helpers.fake_playback import FakePlayback
 from tests.helpers.scripted_server import Peer, ScriptedServer, wait_until
+from tests.helpers.session_launch import scripted_config, start_listening
 
-FAST = dict(backoff_initial_s=0.02, backoff_max_s=0.1, connect_timeout_s=2.0, close_timeout_s=0.5)
 CALL = {"call_id": "call_1", "name": "probe", "arguments": '{"x": 1}'}
 
 
@@ -147,14 +145,12 @@ def running() -> Iterator[list[tuple[SessionDriver, Tool]]]:
 def run(
     srv: ScriptedServer, tool: Tool, running: list[tuple[SessionDriver, Tool]]
 ) -> SessionDriver:
-    config = SessionConfig(provider="test", url=srv.url, **FAST)  # type: ignore[arg-type]
+    config = scripted_config(srv.url)
     driver = SessionDriver(
         config, FakePlayback(), lambda e: None, lambda: None, tools=tool.factory()
     )
     running.append((driver, tool))
-    driver.start()
-    wait_until(lambda: driver.state is AssistantState.LISTENING, 5, "connected")
-    return driver
+    return start_listening(driver, what="connected")
 
 
 def outputs(srv: ScriptedServer) -> list[dict[str, Any]]:

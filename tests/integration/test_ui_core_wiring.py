@@ -21,7 +21,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from app.audio.backend import FakeAudioBackend
+from app.audio.fake_backend import FakeAudioBackend
 from app.audio.player import Player
 from app.events import AssistantState, NoticeCategory, TranscriptLine
 from app.runtime.core import Core

@@ -46,11 +46,30 @@ def count(client: Client, kind: str) -> int:
     return client.types().count(kind)
 
 
+async def answered(client: Client, n: int, what: str = "response.done") -> None:
+    """Wait until the session sent its ``n``-th ``response.done``."""
+    await client.until(lambda: count(client, "response.done") == n, what)
+
+
+async def ptt_turn(client: Client) -> None:
+    """A push-to-talk turn: 600 ms of speech appended and committed, one answer asked for."""
+    await client.manual_turns()
+    await client.send({"type": "input_audio_buffer.append", "audio": pcm(600, True)})
+    await client.send({"type": "input_audio_buffer.commit"})
+    await client.send({"type": "response.create"})
+    await answered(client, 1)
+
+
+async def text_turn(client: Client, text: str) -> None:
+    """A typed turn on manual turn taking, waited on until its answer is done."""
+    await client.manual_turns()
+    await ask_text(client, text)
+    await answered(client, 1)
+
+
 def test_conversation_created_follows_session_created_with_the_response_conversation() -> None:
     async def scenario(client: Client) -> None:
-        await client.manual_turns()
-        await ask_text(client, "what is 2 plus 2")
-        await client.until(lambda: count(client, "response.done") == 1, "response.done")
+        await text_turn(client, "what is 2 plus 2")
 
     client = validated(run(scenario))
     assert client.types()[:2] == ["session.created", "conversation.created"]
@@ -61,14 +80,7 @@ def test_conversation_created_follows_session_created_with_the_response_conversa
 
 
 def test_response_done_reports_token_usage_for_audio_in_and_out() -> None:
-    async def scenario(client: Client) -> None:
-        await client.manual_turns()
-        await client.send({"type": "input_audio_buffer.append", "audio": pcm(600, True)})
-        await client.send({"type": "input_audio_buffer.commit"})
-        await client.send({"type": "response.create"})
-        await client.until(lambda: count(client, "response.done") == 1, "response.done")
-
-    client = validated(run(scenario, tts=ToneVoice(0.5)))
+    client = validated(run(ptt_turn, tts=ToneVoice(0.5)))
     usage = RealtimeResponseUsage.model_validate(
         client.of_type("response.done")[0]["response"]["usage"]
     )
@@ -85,7 +97,7 @@ def test_usage_is_reported_for_a_cancelled_response_too() -> None:
         await client.manual_turns()
         await ask_text(client, "hello")
         await client.send({"type": "response.cancel"})
-        await client.until(lambda: count(client, "response.done") == 1, "response.done")
+        await answered(client, 1)
 
     client = validated(run(scenario))
     done = client.of_type("response.done")[0]["response"]
@@ -123,11 +135,11 @@ def test_idle_timeout_commits_the_silence_and_prompts_the_user() -> None:
         await append(client, 1500, False)  # no answer yet: nothing to time out from
         assert count(client, "input_audio_buffer.timeout_triggered") == 0
         await ask_text(client, "what is 2 plus 2")
-        await client.until(lambda: count(client, "response.done") == 1, "first answer")
+        await answered(client, 1, "first answer")
         await append(client, 600, False)
         assert count(client, "input_audio_buffer.timeout_triggered") == 0
         await append(client, 1200, False)
-        await client.until(lambda: count(client, "response.done") == 2, "the idle prompt")
+        await answered(client, 2, "the idle prompt")
 
     client = validated(run(scenario, tts=ToneVoice(0.3)))
     assert count(client, "input_audio_buffer.timeout_triggered") == 1
@@ -149,11 +161,11 @@ def test_speech_disarms_the_idle_timeout() -> None:
     async def scenario(client: Client) -> None:
         await vad_session(client, 1000)
         await ask_text(client, "what is 2 plus 2")
-        await client.until(lambda: count(client, "response.done") == 1, "first answer")
+        await answered(client, 1, "first answer")
         await append(client, 800, False)
         await append(client, 400, True)  # the user speaks before the timeout
         await append(client, 800, False)
-        await client.until(lambda: count(client, "response.done") == 2, "the turn's answer")
+        await answered(client, 2, "the turn's answer")
 
     client = validated(run(scenario))
     assert count(client, "input_audio_buffer.speech_started") == 1
@@ -164,7 +176,7 @@ def test_idle_timeout_off_by_default() -> None:
     async def scenario(client: Client) -> None:
         await vad_session(client, None)
         await ask_text(client, "hello")
-        await client.until(lambda: count(client, "response.done") == 1, "answer")
+        await answered(client, 1, "answer")
         await append(client, 3000, False)
 
     client = validated(run(scenario))
@@ -190,7 +202,7 @@ def test_timer_announcements_go_on_after_one_failed(monkeypatch: pytest.MonkeyPa
         timers.add(1.0, session.agent.mono() - 1.0, "tea")
         await client.until(lambda: bool(failures), "the first announcement", timeout=5)
         timers.add(1.0, session.agent.mono() - 1.0, "pasta")
-        await client.until(lambda: count(client, "response.done") == 1, "the second", timeout=5)
+        await answered(client, 1, "the second")
 
     client = validated(run(scenario))
     assert "tea" in failures[0]
@@ -237,14 +249,7 @@ def test_cancel_lets_no_audio_delta_out_and_done_follows_at_once() -> None:
 def test_timing_record_of_a_turn_has_every_stage_in_order() -> None:
     records: list[JSON] = []
 
-    async def scenario(client: Client) -> None:
-        await client.manual_turns()
-        await client.send({"type": "input_audio_buffer.append", "audio": pcm(600, True)})
-        await client.send({"type": "input_audio_buffer.commit"})
-        await client.send({"type": "response.create"})
-        await client.until(lambda: count(client, "response.done") == 1, "response.done")
-
-    run(scenario, tts=ToneVoice(0.5), timing_sink=records.append)
+    run(ptt_turn, tts=ToneVoice(0.5), timing_sink=records.append)
     (record,) = records
     ms = record["ms"]
     assert record["from_turn_end"] is True and record["status"] == "completed"
@@ -279,7 +284,7 @@ def test_answer_start_is_voiced_during_the_silence_without_side_effects() -> Non
         await append(client, 200, False)
         await append(client, 600, True)
         await append(client, 800, False)
-        await client.until(lambda: count(client, "response.done") == 1, "the answer")
+        await answered(client, 1, "the answer")
         timers.append(len(client.session.agent.memory.timers.active()))
 
     client = validated(
@@ -303,13 +308,6 @@ def test_push_to_talk_turn_has_no_speculative_audio() -> None:
     """Without a closing silence there is nothing to voice ahead of the turn end."""
     records: list[JSON] = []
 
-    async def scenario(client: Client) -> None:
-        await client.manual_turns()
-        await client.send({"type": "input_audio_buffer.append", "audio": pcm(600, True)})
-        await client.send({"type": "input_audio_buffer.commit"})
-        await client.send({"type": "response.create"})
-        await client.until(lambda: count(client, "response.done") == 1, "the answer")
-
-    run(scenario, tts=ToneVoice(0.2), timing_sink=records.append)
+    run(ptt_turn, tts=ToneVoice(0.2), timing_sink=records.append)
     (record,) = records
     assert record["speculated"] is False and "presynthesized" not in record

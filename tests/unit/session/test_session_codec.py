@@ -22,7 +22,8 @@ from app.session.config import (
     TurnMode,
     VadKind,
 )
-from app.session.protocol.openai import OpenAICodec, session_payload
+from app.session.protocol.openai import OpenAICodec
+from app.session.protocol.openai_encode import session_payload
 
 CLIENT = TypeAdapter(RealtimeClientEvent)
 SERVER = TypeAdapter(RealtimeServerEvent)

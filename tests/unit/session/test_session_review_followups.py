@@ -9,7 +9,8 @@ from app.session import messages as m
 from app.session.config import SessionConfig, TurnMode, VadKind
 from app.session.errors import ErrorCategory, Failure, notice_for
 from app.session.memory import Memory
-from app.session.statemachine import Act, Ev, State, step
+from app.session.statemachine import step
+from app.session.states import Act, Ev, State
 from app.session.tool_calls import ToolCalls
 from app.session.transcript_store import TranscriptStore
 from app.session.turns import TurnTaker

@@ -10,17 +10,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from app.events import AssistantState
-from app.session.statemachine import (
-    IGNORED,
-    TRANSITIONS,
-    Act,
-    Ev,
-    ResponseGate,
-    State,
-    public_state,
-    step,
-    truncate_at,
-)
+from app.session.response_gate import ResponseGate, truncate_at
+from app.session.statemachine import IGNORED, TRANSITIONS, step
+from app.session.states import Act, Ev, State, public_state
 
 A = Act
 E = Ev

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.session.config import ServerVadParams, SessionConfig, TurnMode, VadKind
-from app.session.statemachine import Ev
+from app.session.states import Ev
 from app.session.turns import TurnEnd, TurnTaker
 
 CHUNK = b"\x00\x00" * 480  # 20 ms at 24 kHz
