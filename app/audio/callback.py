@@ -75,22 +75,17 @@ def render_playback(st: PlaybackState, out: FloatArray, now: float, dac: float) 
         return  # nothing else to play in this block
     if st.starved and end > pos:  # audio is back after the ring ran dry (or was idle)
         st.starved = False  # single writer: the callback
-        if st.target_frames > st.base_frames:  # grown: shrink one step per clean decay_s
-            steps = int((now - st.decay_at) / st.decay_s)  # clean stretches since (int math)
-            if steps > 0:  # at least one: shrink, and restart the clean stretch
-                st.target_frames = max(st.base_frames, st.target_frames - steps * st.step_frames)
-                st.decay_at = now  # float from the free list
         first = int(segs.slot[segs.read_count & segs.mask])  # slot of the next segment
         if segs.read_count < segs.write_count and first == st.starved_slot:  # same item: underrun
-            st.underruns += 1  # counted, never raised
-            st.target_frames = min(st.target_frames + st.step_frames, st.max_frames)  # grow
-            st.decay_at = now  # the clean stretch starts again
-        st.buffering, st.waited = st.target_frames > 0, 0  # (re)buffer up to the target
-    if st.buffering:  # waiting until the jitter buffer holds target_frames (or waited as long)
-        if end - pos >= st.target_frames or st.waited >= st.target_frames:  # enough, or timed out
+            st.underruns += 1  # counted, never raised; the producer has raised the target
+            st.resume_at = now + st.target_frames / st.rate  # rebuild the target (a float)
+        else:  # a new item: it plays at its playout time (first arrival + target)
+            st.resume_at = st.play_at  # float copy
+        st.buffering = now < st.resume_at  # hold until then
+    if st.buffering:  # holding playback until resume_at (silence meanwhile)
+        if now >= st.resume_at:  # the wait is over
             st.buffering = False  # start playing in this block
         else:  # keep waiting
-            st.waited += frames  # int arithmetic only
             out.fill(0.0)  # silence, in place
             return  # nothing played
     filled = 0  # frames of out written from the ring
@@ -120,9 +115,6 @@ def render_playback(st: PlaybackState, out: FloatArray, now: float, dac: float) 
     out[filled:] = 0.0  # silence after the last queued sample, in place
     if filled:  # some assistant audio was written
         st.played_total += filled  # drained detection reads this
-        if st.target_frames > st.base_frames and now - st.decay_at >= st.decay_s:  # clean run
-            st.target_frames = max(st.base_frames, st.target_frames - st.step_frames)  # shrink
-            st.decay_at = now  # next step after another clean decay_s
         st.last_seq += 1  # seqlock: odd = storing
         st.last_now, st.last_dac, st.last_offset = now, dac, filled  # raw times, no conversion
         st.last_seq += 1  # even = consistent

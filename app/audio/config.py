@@ -31,13 +31,15 @@ class AudioConfig:
         playback_capacity_s: seconds of device-rate audio the playback ring holds.
         playback_segments: capacity of the segment table (one entry per enqueue; power of two).
         item_slots: items whose played counters are tracked at once (power of two).
-        playback_prebuffer_ms: audio buffered before the first sample plays (0 = at once).
-        playback_underrun_step_ms: how much the target buffer grows after each underrun.
+        playback_prebuffer_ms: least delay between an answer's first audio arriving and its
+            first sample playing (0 = at once; the learned jitter target can only add to it).
         playback_max_buffer_ms: upper bound of the adaptive target buffer.
         playback_max_jitter_ms: the target never grows beyond this either (``max_buffer`` is
             also used as a queue limit by the settings, far too large for a jitter target).
-        playback_decay_s: each stretch this long without an underrun (playing or idle) shrinks
-            the grown target by one step, back down to the prebuffer.
+        playback_jitter_memory: answers whose worst delta lateness the adaptive target
+            remembers (``app/audio/jitter.py``): a jittery patch is forgotten after this many.
+        playback_jitter_margin_ms: safety added to the learned hold beyond the device's own
+            read-ahead (its output latency), for the callback's timing wobble.
         flush_fade_ms: fade-out length when a flush drops queued audio (at most 5 ms).
         resample_quality: soxr quality of the playback resampler for non-integer rate ratios
             ("QQ", "LQ", "MQ", "HQ", "VHQ"); integer upsampling uses ``streamresample``.
@@ -74,10 +76,10 @@ class AudioConfig:
     playback_segments: int = 8192
     item_slots: int = 256
     playback_prebuffer_ms: int = 0
-    playback_underrun_step_ms: int = 20
     playback_max_buffer_ms: int = 200
     playback_max_jitter_ms: int = 200
-    playback_decay_s: float = 10.0
+    playback_jitter_memory: int = 8
+    playback_jitter_margin_ms: float = 10.0
     flush_fade_ms: float = 4.0
     resample_quality: str = "HQ"
     output_on_demand: bool = True
@@ -109,8 +111,10 @@ class AudioConfig:
             raise ValueError("output_idle_s must be positive")
         if not 0.0 <= self.far_lead_ms <= 100.0:
             raise ValueError("far_lead_ms must be within 0..100 ms")
-        if self.playback_decay_s <= 0.0:
-            raise ValueError("playback_decay_s must be positive")
+        if self.playback_jitter_memory < 1:
+            raise ValueError("playback_jitter_memory must be at least 1")
+        if not 0.0 <= self.playback_jitter_margin_ms <= 100.0:
+            raise ValueError("playback_jitter_margin_ms must be within 0..100 ms")
         if self.resample_quality not in ("QQ", "LQ", "MQ", "HQ", "VHQ"):
             raise ValueError(f"unknown resample_quality {self.resample_quality!r}")
 

@@ -64,7 +64,6 @@ class OutputLane:
         self._seen_epoch = player.state.flush_epoch
         self._idle_since: float | None = None
         self._pending_since: float | None = None  # first saw audio while stopped
-        self._rate = config.device_rate
         # What a primed start asks for at once: the device buffer (suggested latency) plus the
         # block the callback fills.
         self._prime_frames = round(config.latency_s * config.device_rate) + config.block_frames
@@ -131,11 +130,10 @@ class OutputLane:
             elif pending > self._last_pending:
                 self._grew_at = now
             self._last_pending = pending
-            # A grown jitter target is waited for here, not in the callback, so the primed
-            # start plays audio rather than buffering silence ahead of it.
-            target = player.start_target_frames(now)
-            left = target / self._rate - (now - self._pending_since)
-            if pending < target and left > 0:
+            # The jitter buffer's playout time is waited for here, not in the callback, so the
+            # primed start plays audio rather than buffering silence ahead of it.
+            left = player.start_wait_s(now)
+            if left > 0:
                 self._wait_s = left  # each enqueue wakes the lane anyway; this is the timeout
                 return
             if pending < self._prime_frames:

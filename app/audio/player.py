@@ -23,6 +23,7 @@ import numpy as np
 
 from app.audio.clock import PaClock
 from app.audio.config import AudioConfig
+from app.audio.jitter import ArrivalJitter
 from app.audio.ringbuffer import FloatArray, SampleRing, SegmentRing
 from app.audio.streamresample import StreamResampler, make_stream_resampler
 from app.events import PlaybackDrained
@@ -65,14 +66,12 @@ class PlaybackState:
         self.scratch: FloatArray = np.zeros(self.frames, dtype=np.float32)  # [callback]
         self.gain_target = 1.0  # [producer] duck()/resume()
         self.gain_now = 1.0  # [callback] gain reached at the end of the last block
-        self.step_frames = config.ms_to_frames(config.playback_underrun_step_ms)  # read-only
         self.max_frames = config.ms_to_frames(config.playback_target_bound_ms)  # read-only
         self.base_frames = config.ms_to_frames(config.playback_prebuffer_ms)  # read-only
-        self.decay_s = config.playback_decay_s  # read-only
-        self.target_frames = self.base_frames  # [callback] grows after underruns, then decays
-        self.decay_at = 0.0  # [callback] monotonic start of the current clean stretch
-        self.buffering = False  # [callback] waiting for target_frames
-        self.waited = 0  # [callback] frames of silence output while buffering
+        self.target_frames = self.base_frames  # [producer] jitter buffer: learned (jitter.py)
+        self.play_at = 0.0  # [producer] monotonic time a new item may start: arrival + target
+        self.resume_at = 0.0  # [callback] end of the current buffering wait
+        self.buffering = False  # [callback] holding playback until resume_at
         self.starved = True  # [callback] the ring ran dry (idle at start)
         self.starved_slot = -1  # [callback] item slot that ran dry (-1: none, e.g. after a flush)
         self.underruns = 0  # [callback]
@@ -94,8 +93,15 @@ class Player:
     the engine thread only. None of them blocks.
     """
 
-    def __init__(self, config: AudioConfig, state: PlaybackState, clock: PaClock) -> None:
+    def __init__(
+        self,
+        config: AudioConfig,
+        state: PlaybackState,
+        clock: PaClock,
+        arrival_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._config = config
+        self._arrival_clock = arrival_clock  # when each delta reached the player
         self.state = state
         self._clock = clock
         self._rate = config.device_rate
@@ -116,6 +122,11 @@ class Player:
         self._slot_unheard = np.zeros(config.item_slots, dtype=np.int64)  # aborted, never heard
         self._cut_at = 0.0  # flush time when the output was aborted
         self._cut_total = -1  # played_total at that flush (-1: no cut)
+        self._jitter = ArrivalJitter(
+            memory=config.playback_jitter_memory,
+            margin_ms=config.playback_jitter_margin_ms,
+            bound_ms=config.playback_target_bound_ms,
+        )
 
     def attach_output(self, wake: Callable[[], None]) -> None:
         """Use an on-demand output: ``wake`` after queueing; a flush aborts the device buffer.
@@ -136,6 +147,7 @@ class Player:
             return
         samples = np.frombuffer(pcm16, dtype="<i2").astype(np.float32) / np.float32(32768.0)
         key = (response_id, item_id, content_index, sample_rate)
+        self._learn_target(key, len(samples) / sample_rate)
         if key != self._resampler_key:
             self._finish_resampler()
         slot = self._slot_for(response_id, item_id)
@@ -259,19 +271,13 @@ class Player:
         """True when queued audio remains that a pending flush will not drop."""
         return self.pending_frames() > 0
 
-    def start_target_frames(self, now: float) -> int:
-        """The jitter-buffer target a response starting at ``now`` will wait for.
+    def start_wait_s(self, now: float) -> float:
+        """Seconds until the queued item may start playing (its playout time; 0 = now).
 
-        The callback's target after the decay it applies when audio resumes (see
-        ``render_playback``); the output lane starts the stream only once this much is queued,
-        so a primed start never plays buffering silence ahead of the audio.
+        The output lane starts the stream only then, so a primed start never plays buffering
+        silence ahead of the audio.
         """
-        st = self.state
-        target = st.target_frames
-        if target > st.base_frames:
-            steps = int((now - st.decay_at) / st.decay_s)
-            target = max(st.base_frames, target - max(0, steps) * st.step_frames)
-        return target
+        return max(0.0, self.state.play_at - now)
 
     def pending_frames(self) -> int:
         """Frames queued that a pending flush will not drop."""
@@ -311,6 +317,16 @@ class Player:
         return at is not None and at > now
 
     # -- internals (session thread) ------------------------------------------------------------
+
+    def _learn_target(self, key: tuple[str, str, int, int], seconds: float) -> None:
+        # Stored before the audio it was learned from is published, so the callback that finds
+        # a late delta after a gap already rebuffers to the raised target.
+        jitter = self._jitter
+        read_ahead = self._clock.output_latency_s
+        target_s = jitter.arrive(key, seconds, self._arrival_clock(), read_ahead)
+        st = self.state
+        st.target_frames = max(st.base_frames, min(round(target_s * self._rate), st.max_frames))
+        st.play_at = jitter.anchor + st.target_frames / self._rate
 
     def _slot_for(self, response_id: str, item_id: str) -> int:
         slot = self._slots.get(item_id)

@@ -66,7 +66,8 @@ def test_devices_table_marks_defaults() -> None:
         {"resample_quality": "best"},
         {"output_idle_s": 0.0},
         {"far_lead_ms": -1.0},
-        {"playback_decay_s": 0.0},
+        {"playback_jitter_memory": 0},
+        {"playback_jitter_margin_ms": -1.0},
     ],
 )
 def test_config_rejects_bad_values(kwargs: dict[str, object]) -> None:

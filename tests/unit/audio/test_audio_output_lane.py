@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
+from app.audio import callback as callback_module
 from app.audio.backend import FakeAudioBackend
 from app.audio.config import AudioConfig
 from app.audio.engine import AudioEngine
@@ -184,27 +185,25 @@ def test_lane_step_decisions_without_threads() -> None:
         assert [run for run, _ in cuts] == [1]
 
 
-def test_grown_jitter_target_is_waited_for_before_the_output_starts() -> None:
-    with stepped_lane() as (engine, backend, lane):
-        state = engine.playback.state
+def test_a_jitter_target_is_waited_for_before_the_output_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = dataclasses.replace(CONFIG, playback_prebuffer_ms=60)  # the target's floor
+    with stepped_lane(config) as (engine, backend, lane):
         now = time.monotonic()
-        state.target_frames, state.decay_at = CONFIG.ms_to_frames(60), now  # grown, fresh
-        engine.player.enqueue(pcm_dc(0.5, 20), RATE, "r1", "a", 0)
+        engine.player.enqueue(pcm_dc(0.5, 100), RATE, "r1", "a", 0)  # plenty, in one burst
         lane.step(now)
-        assert not backend.output_running()  # 20 of 60 ms: keep waiting
-        engine.player.enqueue(pcm_dc(0.5, 40), RATE, "r1", "a", 0)
-        lane.step(now + 0.001)
-        assert backend.output_running()  # the target is queued: start, audio first
+        assert not backend.output_running()  # held: its playout time is 60 ms after arrival
+        lane.step(now + 0.030)
+        assert not backend.output_running()
+        lane.step(now + 0.061)
+        assert backend.output_running()  # start at the playout time, audio first
+        monkeypatch.setattr(callback_module, "monotonic", lambda: now + 0.062)
         backend.step(1)
         assert engine.player.played_ms("a") == 10.0  # no buffering silence ahead of it
         engine.player.flush()  # barge-in: aborted, the rest of "a" dropped
-        lane.step(now + 0.002)
+        lane.step(now + 0.070)
         assert not backend.output_running() and not engine.playback.has_pending()
-        engine.player.enqueue(pcm_dc(0.5, 10), RATE, "r2", "b", 0)  # a trickle: waits at most
-        lane.step(now + 0.003)  # the target's length, then starts anyway
-        assert not backend.output_running()
-        lane.step(now + 0.003 + 0.061)
-        assert backend.output_running()
 
 
 def test_a_start_below_the_priming_depth_waits_for_the_queue_to_settle() -> None:

@@ -152,25 +152,8 @@ def test_duck_and_resume_ramp_within_one_block() -> None:
     assert rig.player.played_ms("a") == 50.0  # ducking keeps the queue
 
 
-def test_underrun_in_an_item_grows_the_buffer_but_a_new_item_does_not() -> None:
-    rig = Rig()
-    rig.player.enqueue(dc(0.5, 25), RATE, "r1", "a", 0)
-    rig.run(4)  # 25 ms played, then the ring runs dry mid-item
-    rig.player.enqueue(dc(0.5, 10), RATE, "r1", "a", 0)  # the rest of "a" arrives late
-    rig.run(1)
-    assert rig.playback.underruns == 1
-    assert rig.playback.target_frames == CONFIG.ms_to_frames(20)
-    assert not np.any(rig.out()[4 * FRAMES :])  # rebuffering: waits for 20 ms (or as long)
-    rig.run(3)
-    assert rig.player.played_ms("a") == 35.0  # the short tail played after the wait
-    rig.player.enqueue(dc(0.25, 40), RATE, "r2", "b", 0)  # a new item, delivered in a burst
-    rig.run(1)
-    assert rig.playback.underruns == 1  # a new item is not an underrun
-    assert rig.player.played_ms("b") == 10.0  # the burst filled the target: no wait
-
-
-class FakeClock:
-    """Stands in for the callback's ``monotonic`` so decay can be tested without waiting."""
+class SharedClock:
+    """The monotonic clock of the player (delta arrivals) and the callback, stepped by tests."""
 
     def __init__(self) -> None:
         self.t = 1000.0
@@ -179,84 +162,116 @@ class FakeClock:
         return self.t
 
 
-def grow(rig: Rig, underruns: int) -> None:
-    """Make item "a" underrun ``underruns`` times (5 ms arriving after the ring ran dry)."""
-    for _ in range(underruns + 1):
-        rig.player.enqueue(dc(0.5, 5), RATE, "r1", "a", 0)
-        rig.run(25)  # longer than the largest wait (the bound, 200 ms by default)
-        assert rig.playback.ring.read_count == rig.playback.ring.write_count
+class JitterRig(Rig):
+    """A Rig on a stepped clock: every block advances it by one block's duration."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, config: AudioConfig = CONFIG) -> None:
+        super().__init__(config)
+        self.now = SharedClock()
+        monkeypatch.setattr(callback_module, "monotonic", self.now)
+        config = dataclasses.replace(config, output_on_demand=False)
+        self.player = Player(config, self.playback, self.clock, arrival_clock=self.now)
+
+    def run(self, blocks: int) -> None:
+        for _ in range(blocks):
+            super().run(1)
+            self.now.t += FRAMES / RATE
 
 
-def test_grown_target_decays_after_clean_playback(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = FakeClock()
-    monkeypatch.setattr(callback_module, "monotonic", clock)
-    config = AudioConfig(playback_capacity_s=4.0, playback_decay_s=2.0)
-    rig = Rig(config)
-    grow(rig, 3)
-    step = config.ms_to_frames(config.playback_underrun_step_ms)
-    assert rig.playback.underruns == 3
-    assert rig.playback.target_frames == 3 * step
-    rig.player.enqueue(dc(0.5, 3000), RATE, "r1", "c", 0)  # a long item, no underrun
-    for _ in range(100):
-        clock.t += 0.01
-        rig.run(1)
-    assert rig.player.played_ms("c") > 900.0
-    assert rig.playback.target_frames == 3 * step  # 1 s clean: not yet
-    for _ in range(110):
-        clock.t += 0.01
-        rig.run(1)
-    assert rig.playback.target_frames == 2 * step  # > 2 s clean: one step down
-    assert rig.playback.underruns == 3
+MARGIN = CONFIG.playback_jitter_margin_ms
+READ_AHEAD = 20  # ms: the Rig's nominal output latency
 
 
-def test_new_response_after_idle_starts_without_stale_growth(
+def test_a_late_delta_raises_the_target_and_the_gap_rebuffers_to_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    clock = FakeClock()
-    monkeypatch.setattr(callback_module, "monotonic", clock)
-    config = AudioConfig(playback_capacity_s=4.0, playback_decay_s=2.0)
-    rig = Rig(config)
-    grow(rig, 4)
-    assert rig.playback.target_frames == config.ms_to_frames(80)
-    clock.t += 9.0  # idle long enough for four clean stretches
-    rig.player.enqueue(dc(0.25, 10), RATE, "r2", "b", 0)  # a short, slow first delta
+    rig = JitterRig(monkeypatch)
+    rig.player.enqueue(dc(0.5, 25), RATE, "r1", "a", 0)
+    rig.run(4)  # 25 ms played at once (nothing learned yet), then the ring runs dry mid-item
+    rig.now.t += 0.020  # the rest of "a" arrives 60 ms after the first 25 ms
+    rig.player.enqueue(dc(0.5, 10), RATE, "r1", "a", 0)
+    need = 60 - (25 - READ_AHEAD) + MARGIN  # read READ_AHEAD before it plays, plus the margin
+    assert rig.playback.target_frames == CONFIG.ms_to_frames(need)
     rig.run(1)
-    assert rig.playback.target_frames == 0  # back at the configured prebuffer (0)
-    assert rig.player.played_ms("b") == 10.0  # played at once: no stale rebuffering
-    assert rig.playback.underruns == 4
+    assert rig.playback.underruns == 1
+    waits = int(need // CONFIG.block_ms)
+    rig.run(waits - 1)
+    assert rig.player.played_ms("a") == 25.0  # rebuffering: holds for the target's duration
+    rig.run(3)
+    assert rig.player.played_ms("a") == 35.0  # then the short tail plays
+    rig.now.t += 1.0
+    rig.player.enqueue(dc(0.25, 200), RATE, "r2", "b", 0)  # the next answer, in one burst
+    rig.run(waits + 1)  # blocks at +0 … +50 ms
+    assert rig.player.played_ms("b") == 0.0  # held until its playout time: arrival + target
+    rig.run(1)  # the block at +60 ms
+    assert rig.player.played_ms("b") == 10.0
+    assert rig.playback.underruns == 1  # a new item is not an underrun
 
 
-def test_jitter_target_is_bounded_separately_from_the_queue_limit() -> None:
-    config = AudioConfig(
-        playback_capacity_s=4.0, playback_max_buffer_ms=60_000, playback_max_jitter_ms=60
-    )
-    rig = Rig(config)
-    grow(rig, 6)
-    assert rig.playback.underruns == 6
+def test_a_provider_ahead_of_real_time_plays_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    rig = JitterRig(monkeypatch)
+    for _ in range(5):  # 20 ms deltas, bunched: early enough to absorb the device's read-ahead
+        rig.player.enqueue(dc(0.5, 20), RATE, "r1", "a", 0)
+    assert rig.playback.target_frames == 0
+    rig.run(1)
+    assert rig.player.played_ms("a") == 10.0
+
+
+def test_paced_answers_buffer_their_jitter_from_the_next_answer_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rig = JitterRig(monkeypatch)
+    t0 = rig.now.t
+    for k, late in enumerate((0.0, 0.012, 0.030, 0.014)):  # real-time pacing, worst 30 ms late
+        rig.now.t = t0 + k * 0.020 + late
+        rig.player.enqueue(dc(0.5, 20), RATE, "r1", "a", 0)
+    held = CONFIG.ms_to_frames(30 + READ_AHEAD + MARGIN)
+    assert rig.playback.target_frames == held
+    rig.now.t += 2.0
+    for _ in range(3):  # the next answer's first deltas come bunched: 60 ms at once
+        rig.player.enqueue(dc(0.5, 20), RATE, "r2", "b", 0)
+    assert rig.playback.target_frames == held  # remembered
+    rig.run(1)
+    assert rig.player.played_ms("b") == 0.0  # enough is queued, but its playout time is later
+
+
+def test_the_learned_target_is_forgotten_after_clean_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rig = JitterRig(monkeypatch, dataclasses.replace(CONFIG, playback_jitter_memory=2))
+    rig.player.enqueue(dc(0.5, 20), RATE, "r0", "a0", 0)
+    rig.now.t += 0.080  # inside the priming: held until it is there
+    rig.player.enqueue(dc(0.5, 20), RATE, "r0", "a0", 0)
+    assert rig.playback.target_frames > 0
+    for n in (1, 2, 3):  # clean answers, sent in bursts
+        rig.now.t += 1.0
+        for _ in range(3):
+            rig.player.enqueue(dc(0.5, 20), RATE, f"r{n}", f"a{n}", 0)
+        learned = 0 if n == 3 else CONFIG.ms_to_frames(80)
+        assert rig.playback.target_frames == learned
+
+
+def test_jitter_target_is_bounded_separately_from_the_queue_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = dataclasses.replace(CONFIG, playback_max_buffer_ms=60_000, playback_max_jitter_ms=60)
+    rig = JitterRig(monkeypatch, config)
+    rig.player.enqueue(dc(0.5, 20), RATE, "r1", "a", 0)
+    rig.now.t += 0.5  # far beyond the bound
+    rig.player.enqueue(dc(0.5, 20), RATE, "r1", "a", 0)
     assert rig.playback.target_frames == config.ms_to_frames(60)
 
 
-def test_prebuffer_applies_to_every_new_response() -> None:
-    config = AudioConfig(playback_capacity_s=4.0, playback_prebuffer_ms=30)
-    rig = Rig(config)
+def test_prebuffer_delays_every_new_response(monkeypatch: pytest.MonkeyPatch) -> None:
+    rig = JitterRig(monkeypatch, dataclasses.replace(CONFIG, playback_prebuffer_ms=30))
     for n, rid in enumerate(("r1", "r2")):
-        rig.player.enqueue(dc(0.5, 20), RATE, rid, f"item{n}", 0)
-        rig.run(1)
-        assert rig.player.played_ms(f"item{n}") == 0.0  # holding until 30 ms are queued
-        rig.player.enqueue(dc(0.5, 20), RATE, rid, f"item{n}", 0)
-        rig.run(6)
+        rig.player.enqueue(dc(0.5, 40), RATE, rid, f"item{n}", 0)  # a burst
+        rig.run(3)
+        assert rig.player.played_ms(f"item{n}") == 0.0  # held for 30 ms after it arrived
+        rig.run(5)
         assert rig.player.played_ms(f"item{n}") == 40.0
+        rig.now.t += 1.0
     assert rig.playback.underruns == 0
-
-
-def test_buffer_growth_is_bounded() -> None:
-    config = AudioConfig(playback_capacity_s=4.0, playback_max_buffer_ms=40)
-    rig = Rig(config)
-    for _ in range(5):
-        rig.player.enqueue(dc(0.5, 5), RATE, "r1", "a", 0)
-        rig.run(8)
-    assert rig.playback.underruns == 4
-    assert rig.playback.target_frames == config.ms_to_frames(40)
 
 
 def test_drained_is_reported_once_after_the_last_sample() -> None:
