@@ -76,11 +76,16 @@ class SpeechStarted:
 
     Attributes:
         sample: index (session rate) of the first speech sample, including no padding.
-        at: ``time.monotonic()`` of that sample at the ADC.
+        at: ``time.monotonic()`` of that sample at the ADC (over echo, dated back by the
+            capture DSP to the truest onset it can find: the latency meter's).
+        evidence_at: where the evidence that decided it began (at or after ``at``; over echo,
+            the Speex mark only, which an echo leak rarely fakes): what the minimum
+            interruption may count from. None = ``at``.
     """
 
     sample: int
     at: float
+    evidence_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,8 @@ ANCHORS = 512  # block start times kept (~5 s of 10 ms blocks) for timestamp loo
 FAR_ACTIVE_DB = -60.0  # far-end level above which the echo attenuation estimate updates
 ERLE_HOLD_FRAMES = 200  # keep the last estimate this long after the far end went quiet
 SILENT_DB = -120.0
-ONSET_LOOKBACK = DSP_RATE * 250 // 1000  # furthest the DSP may date a speech start back
+ONSET_LOOKBACK = DSP_RATE * 400 // 1000  # furthest the DSP may date a speech start back
+EVIDENCE_LOOKBACK = DSP_RATE * 250 // 1000  # ...and its evidence (``SpeechStarted.evidence_at``)
 ORIGIN_MARGIN_S = 0.001  # slack so rounding never pushes a chunk end into the next block
 
 PipelineEvent = AudioChunk | SpeechStarted | SpeechStopped
@@ -174,19 +175,29 @@ class CapturePipeline:
             at = self._time_of(self.origin_s + first / self.session_rate)
             events.append(AudioChunk(pcm, self.session_rate, first, at))
         for edge in self._vad.process(detect, gate):
-            first = edge.sample
             if edge.started:
                 # Over echo the cleaned signal hides the user's first syllable from the VAD;
                 # the double-talk detector dates it (see app.audio.dsp.doubletalk).
-                near = getattr(self._backend, "near_onset_sample", None)
-                if near is not None and first - ONSET_LOOKBACK <= near < first:
-                    first = near
-            t = max(0, first - self._backend.detect_latency_samples) / DSP_RATE
-            sample = max(0, round((t - self.origin_s) * self.session_rate))
-            at = self._time_of(t)
-            events.append(SpeechStarted(sample, at) if edge.started else SpeechStopped(sample, at))
+                first = self._dated(edge.sample, "near_onset_sample", ONSET_LOOKBACK)
+                evidence = self._dated(edge.sample, "near_evidence_sample", EVIDENCE_LOOKBACK)
+                sample, at = self._stamp(first)
+                events.append(SpeechStarted(sample, at, self._stamp(evidence)[1]))
+            else:
+                events.append(SpeechStopped(*self._stamp(edge.sample)))
         self.vad_probability = self._vad.probability
         return events
+
+    def _dated(self, first: int, mark: str, lookback: int) -> int:
+        """The VAD's start ``first`` (detect samples), dated back to the backend's ``mark``."""
+        near = getattr(self._backend, mark, None)
+        if near is not None and first - lookback <= near < first:
+            return int(near)
+        return first
+
+    def _stamp(self, first: int) -> tuple[int, float]:
+        """Session-rate sample index and capture time of the detect sample ``first``."""
+        t = max(0, first - self._backend.detect_latency_samples) / DSP_RATE
+        return max(0, round((t - self.origin_s) * self.session_rate)), self._time_of(t)
 
     def _choose_origin(self, block_s: float) -> None:
         """Pick ``origin_s`` so chunk ends plus the processing delay land just inside a block."""

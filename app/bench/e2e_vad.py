@@ -171,7 +171,10 @@ def _barge_trial(
         _recover(app, echo, out, i)
         return
     t_onset = mic.time_of(lag + start)
-    if app.marks_between("bargein", entry.created_at, t_onset - 0.05):
+    # Judged by when the client cut (its cancel/truncate on the wire), not by the meter's
+    # "bargein" mark: that is the dated onset, which may rightly lie a little before the clip's
+    # detected onset while the cut itself came after the user spoke.
+    if _cuts(server, entry.created_at, t_onset - 0.05):
         out.add("vad_preempted", 1)
         out.fail(f"vad trial {i}: the app had cut the answer on its echo before the onset")
         _recover(app, echo, out, i)

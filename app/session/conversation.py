@@ -122,9 +122,10 @@ class Conversation(ServerEvents):
             case AudioChunk():
                 self.marks.mic_audio(command)
                 self._on_chunk(command)
-            case SpeechStarted(at=at):
+            case SpeechStarted(at=at, evidence_at=evidence_at):
                 if turns.local_vad_ends_turns and self.fsm is not State.USER_SPEAKING:
                     self._start_turn(await_chunk=True)
+                self.speech_evidence_at = evidence_at
                 self.feed(turns.local_speech_started(), "local VAD: speech started", at)
             case SpeechStopped(at=at):
                 if turns.local_vad_ends_turns:

@@ -27,8 +27,8 @@ from app.session.turns import TurnTaker
 from app.session.uplink import SentAudio, UplinkQueue
 
 # At most this much of the user's speech before the VAD decided is credited to a barge-in:
-# over echo the capture DSP dates the onset up to 250 ms before the VAD's decision
-# (app.audio.dsp.doubletalk), and the stop is due min_interruption_ms after that onset.
+# over echo the capture DSP dates the evidence up to 250 ms before the VAD's decision
+# (app.audio.dsp.doubletalk), and the stop is due min_interruption_ms after that evidence.
 ONSET_CREDIT_MAX_S = 0.25
 
 
@@ -93,6 +93,8 @@ class TurnActions:
         self.await_first_chunk = False
         self._duck_timer: asyncio.TimerHandle | None = None
         self._duck_trigger_at: float | None = None
+        # Where the evidence of the last local speech start began (SpeechStarted.evidence_at).
+        self.speech_evidence_at: float | None = None
         self.heard_text: dict[str, str] = {}
         """Truncated assistant items: the text the user heard (what the context keeps)."""
         self.done_due: dict[str, float] = {}
@@ -182,10 +184,14 @@ class TurnActions:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        # "Speech lasting past min_interruption_ms" counts from when the user started, not from
-        # the VAD's decision (which comes tens of ms later); a stale or bogus onset stamp is
-        # capped so it can never turn a blip into an instant barge-in.
+        # "Speech lasting past min_interruption_ms" counts from when the evidence of the user's
+        # speech began, not from the VAD's decision (which comes tens of ms later) nor from the
+        # meter's earlier dating (which an echo leak can fake); a stale evidence stamp (older
+        # than this trigger) is ignored and any credit is capped, so a blip never barges in.
         trigger = self._duck_trigger_at
+        evidence = self.speech_evidence_at
+        if trigger is not None and evidence is not None:
+            trigger = max(trigger, evidence)
         spoken = 0.0 if trigger is None else min(ONSET_CREDIT_MAX_S, self.clock() - trigger)
         delay = max(0.0, self.config.min_interruption_ms / 1000 - max(0.0, spoken))
         self._duck_timer = loop.call_later(delay, self._interruption_due)

@@ -374,3 +374,25 @@ def test_interruption_length_counts_from_the_speech_onset_not_the_vad_decision(
     confirmed_after = time.monotonic() - decided
     assert playback.names()[:2] == ["duck", "flush"]
     assert 0.27 <= confirmed_after < 0.45  # 600 ms less the 250 ms cap (not 150, not 450 ms)
+
+
+def test_interruption_length_counts_from_the_evidence_not_the_meters_earlier_dating(
+    server: ScriptedServer, running: list[SessionDriver]
+) -> None:
+    """The meter's onset may lie further back than the evidence the decision may credit."""
+    import time
+
+    from app.events import SpeechStarted
+
+    server.knobs = dataclasses.replace(server.knobs, chunks=100, pace_s=0.02)
+    driver, playback, _ = make(server, min_interruption_ms=600)
+    start_listening(driver, running)
+    driver.submit(SendText("go"))
+    wait_until(lambda: any(n == "enqueue" for n, _ in playback.calls), 5)
+    decided = time.monotonic()
+    # dated 450 ms back for the meter, but the evidence began only 50 ms before the decision
+    driver.submit(SpeechStarted(0, decided - 0.45, decided - 0.05))
+    wait_until(lambda: "flush" in playback.names(), 3)
+    confirmed_after = time.monotonic() - decided
+    assert playback.names()[:2] == ["duck", "flush"]
+    assert 0.5 <= confirmed_after < 0.8  # 600 ms less 50 ms (not less the 250 ms cap)

@@ -22,12 +22,26 @@ nothing to hide). Otherwise WebRTC evidence makes ``near`` and ``confirmed`` Tru
 unconfirmed, held ``hang_short_ms`` unless confirmed by WebRTC evidence or by ``confirm_frames``
 of Speex evidence in a row.
 
-Onset dating: WebRTC evidence comes 50–250 ms into the near talker's speech, and while Speex is
-untrusted nothing earlier opens ``near``. Speex's output jumping to the mic level (``raw`` Speex
-evidence: the ratio and level rules without the tracked-quantile margin and trust) marks the
-onset itself, frame-exactly on the bench's loopback. When a near episode opens, ``episode_onset``
-is dated back to the start of the run of raw evidence frames leading into it (at most
-``onset_lead_ms``). It dates an episode the rules above already opened; it never opens one.
+Onset dating: WebRTC evidence comes 50–400 ms into the near talker's speech, and while Speex is
+untrusted nothing earlier opens ``near``. When a near episode opens, ``episode_onset`` is dated
+back (at most ``onset_lead_ms``) to the earlier of two marks:
+
+- Speex's output jumping to the mic level (``raw`` Speex evidence: the ratio and level rules
+  without the tracked-quantile margin and trust): the start of the run of raw evidence frames
+  leading into the opening frame. Frame-exact when it shows, but a faint onset under loud echo
+  fails the level rule and a dip between syllables splits the run, dating the second syllable.
+- WebRTC's output leaving its echo-only floor: AEC3 suppresses the near talker's first syllables
+  far below the mic level, but not down to the floor it holds echo at (60–80 dB under the mic),
+  so its output level rises out of that floor at the onset itself. The floor of a frame is the
+  median level of the ``onset_floor_ms`` of audible frames before it; the mark is the earliest
+  frame ``onset_hold_db`` over its floor whose level (mean of it and the next) is
+  ``onset_rise_db`` over it, and after which the level never stays under floor +
+  ``onset_hold_db`` for ``onset_quiet_ms`` up to the opening frame: a stretch that long back at
+  the floor is echo only, and the onset is never dated back past it. A rise out of
+  digital silence (an inaudible floor) is not a mark: that is the echo coming back.
+
+The dating looks back over a ring of per-frame AEC3 output levels, only when an episode opens. It
+dates an episode the rules above already opened; it never opens one.
 """
 
 from __future__ import annotations
@@ -66,6 +80,13 @@ class DoubleTalkSettings:
             cancellers are still converging and leak echo).
         onset_lead_ms: furthest an episode's onset is dated back before the frame that opened it.
         onset_gap_ms: longest gap without raw Speex evidence inside one run of it.
+        evidence_lead_ms: furthest ``episode_evidence`` is dated back before the opening frame.
+        onset_floor_ms: audible history before a candidate onset whose median WebRTC output
+            level is the echo-only floor it must rise out of.
+        onset_rise_db: rise of WebRTC's output over that floor that marks an onset.
+        onset_hold_db: WebRTC's output below floor + this counts as back at the floor...
+        onset_quiet_ms: ...and this long back at the floor before the opening frame rules the
+            candidate out (the near talker's gaps between syllables are shorter).
     """
 
     far_active_dbfs: float = -60.0
@@ -85,8 +106,13 @@ class DoubleTalkSettings:
     hang_short_ms: int = 50
     hang_long_ms: int = 300
     warmup_ms: int = 1000
-    onset_lead_ms: int = 250
+    onset_lead_ms: int = 400
     onset_gap_ms: int = 20
+    evidence_lead_ms: int = 250
+    onset_floor_ms: int = 80
+    onset_rise_db: float = 6.0
+    onset_hold_db: float = 3.0
+    onset_quiet_ms: int = 100
 
 
 ECHO_LEVEL_SMOOTHING = 0.01  # per frame: about a 1 s average
@@ -113,8 +139,12 @@ class DoubleTalkDetector:
         echo_possible: the far end played within the echo hold time.
         frames: frames decided so far (the next frame's index).
         episode_onset: index of the frame where the current (or last) near episode began, dated
-            back over the raw Speex evidence leading into it; None before the first episode and
-            while no echo is possible.
+            back to the earlier of the two marks (module docstring); None before the first
+            episode and while no echo is possible. The truest onset: the latency meter's.
+        episode_evidence: the same episode dated by the Speex mark alone (the opening frame
+            without one). Later or equal; what the barge-in decision may credit: the WebRTC
+            mark also dates echo leaks that open a (false) episode, and crediting those turned
+            echo false starts into cuts on the rig (4 of 16 answers vs 1 of 16).
     """
 
     def __init__(self, frame_ms: int = 10, settings: DoubleTalkSettings | None = None) -> None:
@@ -149,6 +179,14 @@ class DoubleTalkDetector:
         self._raw_last = 0  # last frame with raw Speex evidence
         self.frames = 0
         self.episode_onset: int | None = None
+        self.episode_evidence: int | None = None
+        self._evidence_lead = max(0, s.evidence_lead_ms // frame_ms)
+        self._pre = max(1, s.onset_floor_ms // frame_ms)
+        self._quiet = max(1, s.onset_quiet_ms // frame_ms)
+        size = self._lead + self._pre + 1
+        self._aec_db = [0.0] * size  # ring of WebRTC output levels, dB, indexed by frame
+        self._aec_audible = [False] * size  # the mic was above the floor on that frame
+        self._aec_held = 0  # frames in the ring since echo became possible
 
     def update(self, mic: float, far: float, speex: float, webrtc: float) -> bool:
         """Decide one frame from mean-square levels; returns (and stores) :attr:`near`."""
@@ -162,8 +200,8 @@ class DoubleTalkDetector:
         self.echo_possible = self._echo_left > 0
         if not self.echo_possible:
             self._active = False
-            self._raw_since = self.episode_onset = None
-            self._run = self._hang = 0
+            self._raw_since = self.episode_onset = self.episode_evidence = None
+            self._run = self._hang = self._aec_held = 0
             self.near = self.confirmed = self.evidence = True
             return True
         audible = mic > self._floor  # echo (or the user) reached the mic
@@ -189,6 +227,10 @@ class DoubleTalkDetector:
             self._raw_last = index
         elif self._raw_since is not None and index - self._raw_last > self._gap:
             self._raw_since = None
+        slot = index % len(self._aec_db)
+        self._aec_db[slot] = 10.0 * math.log10(max(webrtc, 1e-12))
+        self._aec_audible[slot] = audible
+        self._aec_held += 1
         was_active = self._active
         self._run = self._run + 1 if onset else 0
         self._track(ratio_db if audible and not self._active and not confirm else None, confirm)
@@ -209,8 +251,41 @@ class DoubleTalkDetector:
         self.evidence = self.near and (confirm or onset)
         if self._active and not was_active:
             since = index if self._raw_since is None else self._raw_since
+            self.episode_evidence = max(since, index - self._evidence_lead)
+            rise = self._aec3_onset(index)
+            if rise is not None:
+                since = min(since, rise)
             self.episode_onset = max(since, index - self._lead)
         return self.near
+
+    def _aec3_onset(self, index: int) -> int | None:
+        """Earliest frame up to ``index`` where WebRTC's output rose out of its echo-only floor.
+
+        Runs once per opened episode over the ring: at most ``onset_lead_ms`` candidates, each
+        checked against the ``onset_floor_ms`` before it and the frames after it.
+        """
+        s = self.settings
+        db, audible, size = self._aec_db, self._aec_audible, len(self._aec_db)
+        oldest = index - min(self._aec_held, size) + 1
+        found: int | None = None
+        for t in range(index, max(oldest + self._pre, index - self._lead) - 1, -1):
+            pre = [t - k for k in range(1, self._pre + 1)]
+            if not all(audible[j % size] for j in pre):
+                continue
+            levels = sorted(db[j % size] for j in pre)
+            mid = len(levels) // 2
+            floor = levels[mid] if len(levels) % 2 else 0.5 * (levels[mid - 1] + levels[mid])
+            hold, here = floor + s.onset_hold_db, db[t % size]
+            if here < hold or 0.5 * (here + db[min(t + 1, index) % size]) < floor + s.onset_rise_db:
+                continue
+            quiet = 0
+            for j in range(t, index + 1):
+                quiet = quiet + 1 if db[j % size] < hold else 0
+                if quiet >= self._quiet:
+                    break
+            else:
+                found = t
+        return found
 
     @property
     def speex_untrusted(self) -> bool:
@@ -242,8 +317,8 @@ class DoubleTalkDetector:
         self._echo_left = self._run = self._hang = self._held = 0
         self._echo_pow = 0.0
         self._active = False
-        self._raw_since = self.episode_onset = None
-        self.frames = 0
+        self._raw_since = self.episode_onset = self.episode_evidence = None
+        self.frames = self._aec_held = 0
         self.residual_db = 0.0
         self._warmup = max(0, self.settings.warmup_ms // self._frame_ms)
         self.near, self.confirmed, self.evidence, self.echo_possible = True, True, True, False

@@ -126,10 +126,17 @@ class HybridBackend(DspBackend):
     @property
     def near_onset_sample(self) -> int | None:
         """While the user talks over echo: where that began, in ``detect`` samples (else None)."""
-        onset = self._dtd.episode_onset
-        if not self.near_active or onset is None or not self._dtd.echo_possible:
+        return self._episode_sample(self._dtd.episode_onset)
+
+    @property
+    def near_evidence_sample(self) -> int | None:
+        """The same, dated by Speex's evidence alone (see ``DoubleTalkDetector``; else None)."""
+        return self._episode_sample(self._dtd.episode_evidence)
+
+    def _episode_sample(self, frame: int | None) -> int | None:
+        if not self.near_active or frame is None or not self._dtd.echo_possible:
             return None
-        return onset * self.frame_size
+        return frame * self.frame_size
 
     @property
     def speech_probability(self) -> float | None:
