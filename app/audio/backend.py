@@ -19,18 +19,7 @@ from typing import Any
 from app.audio.callback import DuplexCallback
 from app.audio.config import AudioConfig
 from app.audio.devices import DeviceChoice, choose_device, list_devices, reinitialize_portaudio
-from app.audio.fake_backend import FakeAudioBackend, FakeFlags, FakeTimeInfo
-from app.audio.stream_backend import StreamBackend, StreamInfo
-
-# app.audio's engine, watchdog and output lane, and the audio tests, import these from here.
-__all__ = [
-    "FakeAudioBackend",
-    "FakeFlags",
-    "FakeTimeInfo",
-    "SoundDeviceBackend",
-    "StreamBackend",
-    "StreamInfo",
-]
+from app.audio.stream_backend import StreamInfo
 
 log = logging.getLogger("app.audio")
 

@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from app.audio.backend import SoundDeviceBackend, StreamBackend
+from app.audio.backend import SoundDeviceBackend
 from app.audio.callback import CallbackShared
 from app.audio.clock import PaClock
 from app.audio.config import AudioConfig
@@ -37,6 +37,7 @@ from app.audio.ringbuffer import (
     FloatArray,
 )
 from app.audio.selftest import SelfTestResult, analyze, make_test_signal
+from app.audio.stream_backend import StreamBackend
 from app.audio.telemetry import AudioTelemetry, EngineState, peak_dbfs, rms_dbfs
 from app.audio.watchdog import StreamWatchdog
 from app.ports import PlaybackSink

@@ -20,9 +20,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from app.audio.backend import StreamBackend
 from app.audio.config import AudioConfig
 from app.audio.player import Player
+from app.audio.stream_backend import StreamBackend
 
 log = logging.getLogger("app.audio")
 

@@ -16,10 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from app.audio.backend import StreamBackend, StreamInfo
 from app.audio.callback import CallbackShared, DuplexCallback
 from app.audio.clock import PaClock
 from app.audio.config import AudioConfig
+from app.audio.stream_backend import StreamBackend, StreamInfo
 from app.audio.telemetry import EngineState
 from app.events import NoticeCategory, NoticeLevel, UserNotice
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from app.audio.backend import FakeFlags, FakeTimeInfo
 from app.audio.callback import CallbackShared, DuplexCallback
 from app.audio.clock import PaClock
 from app.audio.config import AudioConfig
+from app.audio.fake_backend import FakeFlags, FakeTimeInfo
 from app.audio.player import PlaybackState, Player
 from app.audio.ringbuffer import CLOCK_CURRENT, CLOCK_DAC, CLOCK_RUN, BlockRing
 

@@ -16,9 +16,9 @@ from typing import TypeVar
 import numpy as np
 import pytest
 
-from app.audio.backend import FakeAudioBackend
 from app.audio.config import AudioConfig
 from app.audio.engine import AudioEngine
+from app.audio.fake_backend import FakeAudioBackend
 from app.audio.telemetry import EngineState
 from app.events import AudioChunk, NoticeCategory, NoticeLevel, PlaybackDrained, UserNotice
 

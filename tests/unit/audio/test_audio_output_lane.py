@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from app.audio import callback as callback_module
-from app.audio.backend import FakeAudioBackend
 from app.audio.config import AudioConfig
 from app.audio.engine import AudioEngine
+from app.audio.fake_backend import FakeAudioBackend
 from app.audio.output_lane import PRIME_SETTLE_S, OutputLane
 
 CONFIG = AudioConfig(

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from app.audio import callback as callback_module
-from app.audio.backend import FakeAudioBackend
 from app.audio.callback import CallbackShared, DuplexCallback
 from app.audio.clock import PaClock
 from app.audio.config import AudioConfig
+from app.audio.fake_backend import FakeAudioBackend
 from app.audio.player import PlaybackState, Player
 from app.audio.ringbuffer import BlockRing
 from app.events import PlaybackDrained
