@@ -100,6 +100,7 @@ def summarize(out: Samples) -> dict[str, float]:
         res["underruns_app_counter"] = float(sum(v.get("underruns_app", [])))
     if "jitter_gaps" in v:
         res["jitter_underruns"] = float(sum(v["jitter_gaps"]))
+        res["jitter_underruns_first_answer"] = float(sum(v.get("jitter_gaps_first", [])))
         res["jitter_underruns_app_counter"] = float(sum(v.get("jitter_underruns_app", [])))
         res["jitter_stretch_ms.p50"] = percentile(v["jitter_stretch_ms"], 50)
     if "self_interrupts" in v:

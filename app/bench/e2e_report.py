@@ -92,8 +92,12 @@ BREAKDOWNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("v2v_meter_speech_end_to_first_audio_ms.p50", "app meter: speech_end → first audio"),
     ),
     "bargein_duck_ms.p95": (
-        ("vad_stage_trigger_ms.p95", "app's dating of the speech onset − clip onset"),
-        ("device_output_latency_ms.p50", "PortAudio output latency (gain change → speaker)"),
+        (
+            "vad_stage_trigger_ms.p95",
+            "app's dating of the speech onset − clip onset (the duck "
+            "waits for the VAD's decision, later: the user is heard through AEC3 only)",
+        ),
+        ("device_output_latency_ms.p50", "output stream latency (gain change → speaker)"),
     ),
     "bargein_stop_ms.p95": (
         ("vad_stage_cut_ms.p95", "onset → cut on the wire (VAD start + minimum interruption)"),
@@ -127,6 +131,11 @@ BREAKDOWNS: dict[str, tuple[tuple[str, str], ...]] = {
     "underruns": (("underruns_app_counter", "underruns the engine counted"),),
     "jitter_underruns": (
         ("jitter_underruns_app_counter", "underruns the engine counted"),
+        (
+            "jitter_underruns_first_answer",
+            "gaps in the phase's first answer (pacing not yet "
+            "learned: the playout hold is measured from the answers before it)",
+        ),
         ("jitter_stretch_ms.p50", "answer stretch on the speaker P50"),
         ("jitter_first_audio_to_speaker_ms.p50", "first audio → speaker under jitter P50"),
     ),

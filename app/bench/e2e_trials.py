@@ -87,7 +87,9 @@ def answer_trials(
 ) -> None:
     """Play ``trials`` whole answers; record onset, gaps and the meter's view.
 
-    Keys: ``<prefix>first_audio_to_speaker_ms``, ``<prefix>gaps``, ``<prefix>underruns_app``,
+    Keys: ``<prefix>first_audio_to_speaker_ms``, ``<prefix>gaps`` (and ``<prefix>gaps_first``
+    for the phase's first answer, played before the app could learn the pacing),
+    ``<prefix>underruns_app``,
     ``meter_error_ms.first_audio_to_speaker``.
     """
     server.set_pacing(pacing)
@@ -114,7 +116,10 @@ def answer_trials(
         if end is None:
             out.fail(f"{prefix}trial {i}: the answer never ended on the speaker")
             continue
-        out.add(f"{prefix}gaps", count_gaps(x, onset, end, RIG_RATE))
+        gaps = count_gaps(x, onset, end, RIG_RATE)
+        out.add(f"{prefix}gaps", gaps)
+        if i == 0:
+            out.add(f"{prefix}gaps_first", gaps)
         out.add(f"{prefix}stretch_ms", ((end - onset) - len(ref)) * 1000.0 / RIG_RATE)
         out.add(f"{prefix}underruns_app", app.underruns() - u0)
         _meter_first_audio(app, entry.first_delta_at, speaker.time_of(onset), out, prefix)
