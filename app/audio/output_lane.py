@@ -29,11 +29,13 @@ log = logging.getLogger("app.audio")
 _RUNNING_POLL_S = 0.01  # how often a running output is checked for idleness
 _IDLE_POLL_S = 0.25  # a stopped output waits for ``wake`` (this is only a safety net)
 PRIME_SETTLE_S = 0.001
-"""A start waits for the queue to stop growing this long when it holds less than the priming
-depth: a primed start fills the whole device buffer at once, and a block it finds empty is
-silence committed to the speaker even if the next delta arrives a millisecond later."""
-PRIME_WAIT_MAX_S = 0.008
-"""...and never waits longer than this for it (a provider pacing its audio in real time)."""
+"""A primed start fills the whole device buffer (its latency) plus a block at once, and a block
+it finds empty is silence committed to the speaker even if the next delta arrives a millisecond
+later. So below that depth a start waits: while the answer's audio is still streaming, for
+more; once it is complete, only for the queue to stop growing this long."""
+PRIME_WAIT_MAX_S = 0.03
+"""...and never longer than this: a provider pacing its audio in real time sends the next
+delta within one delta's length (20–40 ms)."""
 
 
 class OutputLane:
@@ -64,9 +66,11 @@ class OutputLane:
         self._seen_epoch = player.state.flush_epoch
         self._idle_since: float | None = None
         self._pending_since: float | None = None  # first saw audio while stopped
-        # What a primed start asks for at once: the device buffer (suggested latency) plus the
-        # block the callback fills.
+        # What a primed start asks for at once: the device buffer (the suggested latency, or
+        # the larger one the stream reports) plus the block the callback fills.
         self._prime_frames = round(config.latency_s * config.device_rate) + config.block_frames
+        self._rate = config.device_rate
+        self._block = config.block_frames
         self._last_pending = 0
         self._grew_at = 0.0
         self._wait_s = _IDLE_POLL_S  # shortened while waiting for a jitter target to fill
@@ -136,11 +140,15 @@ class OutputLane:
             if left > 0:
                 self._wait_s = left  # each enqueue wakes the lane anyway; this is the timeout
                 return
-            if pending < self._prime_frames:
-                waited = now - self._pending_since
-                settle = PRIME_SETTLE_S - (now - self._grew_at)
-                if settle > 0 and waited < PRIME_WAIT_MAX_S:
-                    self._wait_s = min(settle, PRIME_WAIT_MAX_S - waited)
+            prime = max(self._prime_frames, round(player.read_ahead_s * self._rate) + self._block)
+            if pending < prime:
+                left = PRIME_WAIT_MAX_S - (now - self._pending_since)
+                if not player.audio_complete():
+                    wait = left
+                else:
+                    wait = min(left, PRIME_SETTLE_S - (now - self._grew_at))
+                if wait > 0:
+                    self._wait_s = wait
                     return
             self._pending_since = None
             if backend.start_output():

@@ -122,6 +122,7 @@ class Player:
         self._slot_unheard = np.zeros(config.item_slots, dtype=np.int64)  # aborted, never heard
         self._cut_at = 0.0  # flush time when the output was aborted
         self._cut_total = -1  # played_total at that flush (-1: no cut)
+        self._open_response: str | None = None  # the response whose audio is still coming
         self._jitter = ArrivalJitter(
             memory=config.playback_jitter_memory,
             margin_ms=config.playback_jitter_margin_ms,
@@ -147,6 +148,7 @@ class Player:
             return
         samples = np.frombuffer(pcm16, dtype="<i2").astype(np.float32) / np.float32(32768.0)
         key = (response_id, item_id, content_index, sample_rate)
+        self._open_response = response_id
         self._learn_target(key, len(samples) / sample_rate)
         if key != self._resampler_key:
             self._finish_resampler()
@@ -172,6 +174,8 @@ class Player:
         """
         if self._resampler_key is not None and self._resampler_key[0] == response_id:
             self._finish_resampler()
+        if self._open_response == response_id:
+            self._open_response = None
 
     def flush(self) -> int:
         """Drop everything queued (≤5 ms fade); effective within one device block.
@@ -181,6 +185,7 @@ class Player:
         """
         self._resampler = None
         self._resampler_key = None
+        self._open_response = None
         st = self.state
         if self._wake is not None:  # the output is aborted now: what is in the device is lost
             now = time.monotonic()
@@ -202,6 +207,8 @@ class Player:
         for slot, owner in enumerate(self._slot_response):
             if owner == response_id:
                 self.state.slot_stale[slot] = 1
+        if self._open_response == response_id:
+            self._open_response = None
         if self._resampler_key is not None and self._resampler_key[0] == response_id:
             self._resampler = None
             self._resampler_key = None
@@ -271,6 +278,15 @@ class Player:
         """True when queued audio remains that a pending flush will not drop."""
         return self.pending_frames() > 0
 
+    def audio_complete(self) -> bool:
+        """True unless the response whose audio was queued last is still streaming more."""
+        return self._open_response is None
+
+    @property
+    def read_ahead_s(self) -> float:
+        """How far ahead of the DAC the output reads (its latency, as the stream reports it)."""
+        return self._clock.output_latency_s
+
     def start_wait_s(self, now: float) -> float:
         """Seconds until the queued item may start playing (its playout time; 0 = now).
 
@@ -322,8 +338,7 @@ class Player:
         # Stored before the audio it was learned from is published, so the callback that finds
         # a late delta after a gap already rebuffers to the raised target.
         jitter = self._jitter
-        read_ahead = self._clock.output_latency_s
-        target_s = jitter.arrive(key, seconds, self._arrival_clock(), read_ahead)
+        target_s = jitter.arrive(key, seconds, self._arrival_clock(), self.read_ahead_s)
         st = self.state
         st.target_frames = max(st.base_frames, min(round(target_s * self._rate), st.max_frames))
         st.play_at = jitter.anchor + st.target_frames / self._rate

@@ -19,7 +19,7 @@ from app.audio import callback as callback_module
 from app.audio.config import AudioConfig
 from app.audio.engine import AudioEngine
 from app.audio.fake_backend import FakeAudioBackend
-from app.audio.output_lane import PRIME_SETTLE_S, OutputLane
+from app.audio.output_lane import PRIME_SETTLE_S, PRIME_WAIT_MAX_S, OutputLane
 
 CONFIG = AudioConfig(
     playback_capacity_s=4.0, startup_grace_s=1.0, output_idle_s=0.05, output_on_demand=True
@@ -206,7 +206,7 @@ def test_a_jitter_target_is_waited_for_before_the_output_starts(
         assert not backend.output_running() and not engine.playback.has_pending()
 
 
-def test_a_start_below_the_priming_depth_waits_for_the_queue_to_settle() -> None:
+def test_a_start_below_the_priming_depth_waits_for_more_while_the_answer_streams() -> None:
     config = dataclasses.replace(CONFIG, latency_s=0.02)  # primes 20 ms + one 10 ms block
     with stepped_lane(config) as (engine, backend, lane):
         now = time.monotonic()
@@ -224,13 +224,41 @@ def test_a_start_below_the_priming_depth_waits_for_the_queue_to_settle() -> None
         assert not backend.output_running()
         engine.player.enqueue(pcm_dc(0.5, 20), RATE, "r2", "b", 0)  # a real-time provider
         lane.step(now + 0.002)
+        lane.step(now + 0.002 + 2 * PRIME_SETTLE_S)
+        assert not backend.output_running()  # still streaming: the next delta is due in 20 ms
+        engine.player.enqueue(pcm_dc(0.5, 20), RATE, "r2", "b", 0)
+        lane.step(now + 0.022)
+        assert backend.output_running()  # primed with audio, not with silence
+        backend.step(4)
+        assert engine.player.played_ms("b") == 40.0
+        assert engine.playback.state.underruns == 0
+
+
+def test_a_complete_short_answer_or_a_silent_provider_is_not_held_long() -> None:
+    config = dataclasses.replace(CONFIG, latency_s=0.02)
+    with stepped_lane(config) as (engine, backend, lane):
+        now = time.monotonic()
+        engine.player.enqueue(pcm_dc(0.5, 15), RATE, "r1", "a", 0)
+        engine.player.end_response("r1")  # that was all of it
+        lane.step(now)
         assert not backend.output_running()
-        lane.step(now + 0.002 + PRIME_SETTLE_S)  # nothing more came: start, 1 ms later
+        lane.step(now + PRIME_SETTLE_S)  # the queue stopped growing: start
+        assert backend.output_running()
+        engine.player.flush()
+        lane.step(now + 0.002)
+        engine.player.enqueue(pcm_dc(0.5, 15), RATE, "r2", "b", 0)  # and then nothing comes
+        lane.step(now + 0.003)
+        assert not backend.output_running()
+        lane.step(now + 0.003 + PRIME_WAIT_MAX_S + 1e-3)  # the wait is capped
         assert backend.output_running()
 
 
-def test_one_delta_fills_the_default_priming_depth() -> None:
-    with stepped_lane() as (engine, backend, lane):
+def test_the_priming_depth_follows_the_latency_the_stream_reports() -> None:
+    with stepped_lane() as (engine, backend, lane):  # 10 ms asked for, 20 ms reported
+        now = time.monotonic()
         engine.player.enqueue(pcm_dc(0.5, 20), RATE, "r1", "a", 0)
-        lane.step(time.monotonic())
-        assert backend.output_running()  # 10 ms device buffer + 10 ms block: start at once
+        lane.step(now)
+        assert not backend.output_running()  # 20 ms reported + a 10 ms block: wait for more
+        engine.player.enqueue(pcm_dc(0.5, 10), RATE, "r1", "a", 0)
+        lane.step(now + 0.0005)
+        assert backend.output_running()
