@@ -198,12 +198,16 @@ def _loop_doubletalk(
     transcribe = _transcriber()
     for b in BACKENDS:
         out, starts = run_pipeline(b, mixed, played, LOOP_RATE, SESSION_RATE)
-        hits = 0
+        hits = decided = early = 0
         for onset, _end in spans:
             t_on = onset / LOOP_RATE
-            if any(s >= t_on - 0.1 and t_on <= d <= t_on + 0.3 for s, d in starts):
-                hits += 1
+            near = [(s, d) for s, d in starts if t_on <= d <= t_on + 0.3]
+            hits += any(s >= t_on - 0.1 for s, _d in near)
+            decided += bool(near)
+            early += any(s < t_on - 0.1 for s, _d in near)
         results[f"bargein_recall_pct_loop.{b}"] = 100.0 * hits / len(spans)
+        results[f"bargein_decided_pct_loop.{b}"] = 100.0 * decided / len(spans)
+        results[f"stamps_early_loop.{b}"] = float(early)
         voiced = [(s - 0.1, e + 0.1) for s, e in ((a / LOOP_RATE, z / LOOP_RATE) for a, z in spans)]
         strays = [s for s, _d in starts if s > 3.0 and not any(a <= s <= z for a, z in voiced)]
         results[f"vad_false_starts_doubletalk_loop.{b}"] = float(len(strays))

@@ -44,6 +44,18 @@ PER_BACKEND = (
         "",
         "{:.0f}",
     ),
+    (
+        "bargein_decided_pct_loop",
+        "loop + added near talker: decided ≤ 300 ms after the onset (stamp not judged), %",
+        "",
+        "{:.0f}",
+    ),
+    (
+        "stamps_early_loop",
+        "loop + added near talker: onset stamps dated > 100 ms early",
+        "",
+        "{:.0f}",
+    ),
     ("doubletalk_wer_loop", "loop + added near talker: double-talk WER", "", "{:.3f}"),
     (
         "vad_false_starts_doubletalk_loop",
@@ -127,7 +139,14 @@ stays high for every backend (rows "loop + added near talker"): Speex cannot tra
 path, so the upstream audio carries echo while the user talks over the assistant, and the first
 word waits for AEC3's late evidence; the hybrid is still the best of the three there. A take with
 xruns (the echo path jumps) defeats both cancellers, hence the re-recording. CPU is the sum of both
-chains plus the detector."""
+chains plus the detector.
+
+The loop recall and strays judge a speech start by its stamp (`SpeechStarted.at`: a hit needs
+it no earlier than 100 ms before the onset; a stamp outside the utterances is a stray). That
+stamp is a retroactive dating for the latency meter — the earlier of Speex's jump and AEC3's
+rise out of its echo floor — not the decision, so the rows "decided ≤ 300 ms" (the decision
+alone) and "stamps dated > 100 ms early" (an AEC3 echo leak just before the onset, a meter
+error) tell the two apart."""
 
 
 def _fmt(results: dict[str, float], key: str, fmt: str) -> str:
