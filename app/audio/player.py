@@ -89,8 +89,9 @@ class Player:
 
     Thread: ``enqueue``, ``end_response``, ``flush``, ``mark_stale``, ``duck``, ``resume`` from the
     session thread only (single producer). The queries (``played_ms``, ``onset_at``,
-    ``last_sample_at``, ``queued_ms``) from any thread. ``poll_drained`` and ``is_active`` from
-    the engine thread only. None of them blocks.
+    ``last_sample_at``, ``queued_ms``, ``start_wait_s``, ``audio_complete``, ``read_ahead_s``)
+    from any thread: each reads single values the producer replaces whole. ``poll_drained`` and
+    ``is_active`` from the engine thread only. None of them blocks.
     """
 
     def __init__(
