@@ -78,7 +78,7 @@ def render_playback(st: PlaybackState, out: FloatArray, now: float, dac: float) 
         first = int(segs.slot[segs.read_count & segs.mask])  # slot of the next segment
         if segs.read_count < segs.write_count and first == st.starved_slot:  # same item: underrun
             st.underruns += 1  # counted, never raised; the producer has raised the target
-            st.resume_at = now + st.target_frames / st.rate  # rebuild the target (a float)
+            st.resume_at = now + st.rebuffer_scale * st.target_frames / st.rate  # with headroom
         else:  # a new item: it plays at its playout time (first arrival + target)
             st.resume_at = st.play_at  # float copy
         st.buffering = now < st.resume_at  # hold until then

@@ -32,6 +32,10 @@ log = logging.getLogger("app.audio")
 
 _RETIRED_ITEMS = 1024  # played-ms records kept for items whose slot was reused
 _STALE_RESPONSES = 256  # stale response ids remembered
+REBUFFER_HEADROOM = 1.5
+"""An underrun mid-answer rebuffers for this times the hold: the hold just proved too short, and
+the worst lateness seen so far in a stream underestimates its final one (rig, ±30 ms send
+jitter, the first jittered answer: gaps 2, 2, 2 at 1.0 → 1, 2, 1 at 1.5)."""
 
 
 class PlaybackState:
@@ -71,6 +75,7 @@ class PlaybackState:
         self.target_frames = self.base_frames  # [producer] jitter buffer: learned (jitter.py)
         self.play_at = 0.0  # [producer] monotonic time a new item may start: arrival + target
         self.resume_at = 0.0  # [callback] end of the current buffering wait
+        self.rebuffer_scale = REBUFFER_HEADROOM  # read-only
         self.buffering = False  # [callback] holding playback until resume_at
         self.starved = True  # [callback] the ring ran dry (idle at start)
         self.starved_slot = -1  # [callback] item slot that ran dry (-1: none, e.g. after a flush)

@@ -13,7 +13,7 @@ from app.audio.callback import CallbackShared, DuplexCallback
 from app.audio.clock import PaClock
 from app.audio.config import AudioConfig
 from app.audio.fake_backend import FakeAudioBackend
-from app.audio.player import PlaybackState, Player
+from app.audio.player import REBUFFER_HEADROOM, PlaybackState, Player
 from app.audio.ringbuffer import BlockRing
 from app.events import PlaybackDrained
 
@@ -194,16 +194,16 @@ def test_a_late_delta_raises_the_target_and_the_gap_rebuffers_to_it(
     assert rig.playback.target_frames == CONFIG.ms_to_frames(need)
     rig.run(1)
     assert rig.playback.underruns == 1
-    waits = int(need // CONFIG.block_ms)
+    waits = int(REBUFFER_HEADROOM * need // CONFIG.block_ms)
     rig.run(waits - 1)
-    assert rig.player.played_ms("a") == 25.0  # rebuffering: holds for the target's duration
+    assert rig.player.played_ms("a") == 25.0  # rebuffering: the target with headroom
     rig.run(3)
     assert rig.player.played_ms("a") == 35.0  # then the short tail plays
     rig.now.t += 1.0
     rig.player.enqueue(dc(0.25, 200), RATE, "r2", "b", 0)  # the next answer, in one burst
-    rig.run(waits + 1)  # blocks at +0 … +50 ms
+    rig.run(int(need // CONFIG.block_ms) + 1)  # blocks at +0 … +60 ms
     assert rig.player.played_ms("b") == 0.0  # held until its playout time: arrival + target
-    rig.run(1)  # the block at +60 ms
+    rig.run(1)  # the block at +70 ms
     assert rig.player.played_ms("b") == 10.0
     assert rig.playback.underruns == 1  # a new item is not an underrun
 
