@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.audio.vad import WINDOW
+from app.audio.vad import WINDOW, VadEdge, VoiceActivityDetector
 
 
 class ScriptedScorer:
@@ -19,3 +19,17 @@ class ScriptedScorer:
         p = self.probs[self.i] if self.i < len(self.probs) else 0.0
         self.i += 1
         return p
+
+
+def run_scripted_vad(
+    probs: list[float], barge_in: bool, gate: np.ndarray | None = None
+) -> list[tuple[VadEdge, int]]:
+    """Every edge of a VAD fed ``probs`` (10 ms blocks), with the samples fed when decided."""
+    vad = VoiceActivityDetector(0.5, 200, 300, scorer=ScriptedScorer(probs))
+    vad.barge_in = barge_in
+    audio = np.zeros(len(probs) * WINDOW, np.float32)
+    out = []
+    for i in range(0, len(audio), 160):
+        g = gate[i : i + 160] if gate is not None else None
+        out += [(e, i + 160) for e in vad.process(audio[i : i + 160], g)]
+    return out

@@ -5,21 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from app.audio.vad import BARGE_IN_MIN_SPEECH_MS, WINDOW, VoiceActivityDetector
-from tests.helpers.scripted_scorer import ScriptedScorer
+from tests.helpers.scripted_scorer import ScriptedScorer, run_scripted_vad
 
 
 def _run(
     probs: list[float], gate: np.ndarray | None = None, barge_in: bool = False
 ) -> list[tuple[bool, int, int]]:
     """(started, stamped sample, samples fed when decided) for every edge."""
-    vad = VoiceActivityDetector(0.5, 200, 300, scorer=ScriptedScorer(probs))
-    vad.barge_in = barge_in
-    audio = np.zeros(len(probs) * WINDOW, np.float32)
-    out = []
-    for i in range(0, len(audio), 160):
-        g = gate[i : i + 160] if gate is not None else None
-        out += [(e.started, e.sample, i + 160) for e in vad.process(audio[i : i + 160], g)]
-    return out
+    return [(e.started, e.sample, n) for e, n in run_scripted_vad(probs, barge_in, gate)]
 
 
 def test_barge_in_mode_accepts_a_short_onset_the_normal_mode_ignores() -> None:

@@ -5,21 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from app.audio.vad import BARGE_IN_MIN_SPEECH_MS, VAD_RATE, WINDOW, VadEdge, VoiceActivityDetector
-from tests.helpers.scripted_scorer import ScriptedScorer
+from tests.helpers.scripted_scorer import ScriptedScorer, run_scripted_vad
 
 
 def _run(
     probs: list[float], barge_in: bool = True, gate: np.ndarray | None = None
 ) -> list[tuple[VadEdge, int]]:
-    """Every edge with the number of samples fed when it was decided (10 ms blocks)."""
-    vad = VoiceActivityDetector(0.5, 200, 300, scorer=ScriptedScorer(probs))
-    vad.barge_in = barge_in
-    audio = np.zeros(len(probs) * WINDOW, np.float32)
-    out = []
-    for i in range(0, len(audio), 160):
-        g = gate[i : i + 160] if gate is not None else None
-        out += [(e, i + 160) for e in vad.process(audio[i : i + 160], g)]
-    return out
+    """Every edge with the number of samples fed when it was decided (barge-in by default)."""
+    return run_scripted_vad(probs, barge_in, gate)
 
 
 def test_speech_under_barge_in_is_reported_after_one_window_then_confirmed_silently() -> None:
