@@ -198,9 +198,9 @@ class Bridge(QObject):
         """Post :class:`PushToTalkPressed`. Thread: any."""
         self.post(PushToTalkPressed())
 
-    def release_to_talk(self) -> None:
-        """Post :class:`PushToTalkReleased`. Thread: any."""
-        self.post(PushToTalkReleased())
+    def release_to_talk(self, at: float | None = None) -> None:
+        """Post :class:`PushToTalkReleased` (``at``: when it went up, monotonic). Thread: any."""
+        self.post(PushToTalkReleased(at))
 
     def interrupt(self) -> None:
         """Post :class:`Interrupt`; the state machine decides what it means. Thread: any."""

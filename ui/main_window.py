@@ -380,7 +380,7 @@ class MainWindow(QMainWindow):
         if not self.ptt_button.isEnabled() or isinstance(watched, _SPACE_OWNERS):
             return False  # typing, toggling, or the talk button's own press/release handling
         if not key_event.isAutoRepeat():
-            self.ptt_button.hold(kind == QEvent.Type.KeyPress)
+            self.ptt_button.key(kind == QEvent.Type.KeyPress)
         return True
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: D102 - Qt override

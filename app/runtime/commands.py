@@ -17,7 +17,14 @@ class PushToTalkPressed:
 
 @dataclass(frozen=True, slots=True)
 class PushToTalkReleased:
-    """The push-to-talk key or button went up: commit the turn and ask for a response."""
+    """The push-to-talk key or button went up: commit the turn and ask for a response.
+
+    ``at`` is when it went up on the monotonic clock, for a sender that learns of the release
+    late (Space waits out a split X auto-repeat pair); None means "now". It is a timestamp, not
+    part of the command's identity, so it does not take part in equality.
+    """
+
+    at: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,8 +140,9 @@ class Conversation(ServerEvents):
                 if turns.push_to_talk:
                     self._start_turn(await_chunk=True)
                 self.feed(turns.ptt_pressed(), "push-to-talk pressed", now)
-            case cmd.PushToTalkReleased():
-                self.speech_end_at = self.clock()
+            case cmd.PushToTalkReleased(at=at):
+                now = self.clock()
+                self.speech_end_at = now if at is None else min(at, now)
                 self.feed(turns.ptt_released(), "push-to-talk released")
             case cmd.Interrupt():
                 self.dispatch(Ev.INTERRUPT, "interrupt requested", self.clock())

@@ -94,6 +94,27 @@ def test_push_to_talk_turn_marks_every_moment_on_its_own_clock(
         assert "bargein" not in marks and "silence" not in marks
 
 
+@pytest.mark.parametrize("offset_s", [-0.03, 5.0], ids=["key-up-earlier", "future-clamped"])
+def test_push_to_talk_release_dates_the_end_of_speech_to_the_key_going_up(
+    running: list[SessionDriver], offset_s: float
+) -> None:
+    """The GUI posts Space's release late (an auto-repeat grace) with when the key went up."""
+    with ScriptedServer() as srv:
+        driver, _playback, meter, _ = launch(running, srv, turn_mode=TurnMode.PUSH_TO_TALK)
+        driver.submit(PushToTalkPressed())
+        for i in range(10):
+            driver.submit(chunk(i, 1000.0))
+        wait_until(lambda: bool(srv.of_type("input_audio_buffer.append")), 3, "uplink")
+        key_up = time.monotonic() + offset_s
+        driver.submit(PushToTalkReleased(at=key_up))
+        wait_until(lambda: "speech_end" in meter.turn("turn-1"), 5, "speech end marked")
+        speech_end = meter.turn("turn-1")["speech_end"]
+        if offset_s < 0:
+            assert speech_end == key_up
+        else:  # a date after the command arrived cannot be true: it is "now"
+            assert key_up - offset_s <= speech_end <= time.monotonic()
+
+
 def test_barge_in_marks_trigger_time_and_the_last_sample_after_the_flush(
     running: list[SessionDriver],
 ) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from app.harness.procs import run_checked, spawn, wait_until
+from app.harness.procs import HarnessTimeout, run_checked, spawn, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.gui]
 
@@ -29,6 +29,17 @@ ANSWER_TIMEOUT_S = 60.0
 
 def _log(path: Path) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _wait_in_log(log_path: Path, app, predicate, *, timeout: float, what: str) -> None:
+    """Wait on the app's log; a timeout fails with the log's tail, which says where it stuck."""
+    try:
+        wait_until(
+            lambda: predicate(_log(log_path)), timeout=timeout, what=what, alive=app.check_alive
+        )
+    except HarnessTimeout as exc:
+        tail = "\n".join(ln for ln in _log(log_path).splitlines() if "AUDIO_RECEIVED" not in ln)
+        raise AssertionError(f"{exc}; the app's log ends:\n{tail[-4000:]}") from None
 
 
 @pytest.mark.timeout(300)
@@ -54,11 +65,12 @@ def test_spoken_question_gets_an_answer_in_the_window(xvfb, pulse_rig, speech, t
             what="the VoxDesk window",
             alive=app.check_alive,
         )
-        wait_until(
-            lambda: "core started" in _log(log_path),
+        _wait_in_log(
+            log_path,
+            app,
+            lambda log: "--CONNECTED--> LISTENING" in log,
             timeout=90,
-            what="the core to start",
-            alive=app.check_alive,
+            what="the session to connect",
         )
         xvfb.xdotool("windowfocus", "--sync", wid)
         # The audio path under a loaded 2-core machine can drop a block run (the engine's
@@ -68,11 +80,12 @@ def test_spoken_question_gets_an_answer_in_the_window(xvfb, pulse_rig, speech, t
             xvfb.xdotool("keydown", "space")
             pulse_rig.play_into_mic(question)
             xvfb.xdotool("keyup", "space")
-            wait_until(
-                lambda n=attempt: len(ASSISTANT_FINAL.findall(_log(log_path))) >= n,
+            _wait_in_log(
+                log_path,
+                app,
+                lambda log, n=attempt: len(ASSISTANT_FINAL.findall(log)) >= n,
                 timeout=ANSWER_TIMEOUT_S,
                 what="the assistant's answer in the transcript",
-                alive=app.check_alive,
             )
             heard = USER_FINAL.findall(_log(log_path))
             if heard and "time" in heard[-1].lower():

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QEvent, QSize, Signal, Slot
-from PySide6.QtGui import QFont
+import time
+
+from PySide6.QtCore import QCoreApplication, QEvent, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QFont, QKeyEvent
 from PySide6.QtWidgets import QPushButton, QSizePolicy, QWidget
+
+#: How long a Space release waits for the press that would make it half of an X auto-repeat
+#: pair. X11 repeats a held key as release + press with one timestamp; Qt marks the pair
+#: auto-repeat only when both are already queued, and under load it sees them apart (measured
+#: under Xvfb with the CPU saturated: about one hold in three), which would end the turn
+#: mid-sentence and start a new one. Nobody lifts and presses a key again in 30 ms. The
+#: release still dates the end of speech to when the key went up.
+KEY_RELEASE_GRACE_MS = 30
 
 
 def _tr(text: str) -> str:
@@ -15,17 +25,19 @@ class PttButton(QPushButton):
     """Press and hold to talk; also driven by Space and the global hotkey through :meth:`hold`.
 
     Auto-repeat never produces a second press: the button emits ``sig_talk_started`` once per
-    hold and ``sig_talk_stopped`` once per release, whichever input drove it.
+    hold and ``sig_talk_stopped`` once per release, whichever input drove it. Space (on the
+    button or, through :meth:`key`, on the window) also survives an auto-repeat pair that Qt
+    failed to mark (see :data:`KEY_RELEASE_GRACE_MS`).
 
     Thread: GUI.
 
     Signals:
         sig_talk_started(): the user started holding to talk.
-        sig_talk_stopped(): the user let go.
+        sig_talk_stopped(float): the user let go, at this ``time.monotonic()``.
     """
 
     sig_talk_started = Signal()
-    sig_talk_stopped = Signal()
+    sig_talk_stopped = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(_tr("Hold to talk"), parent)
@@ -39,6 +51,11 @@ class PttButton(QPushButton):
         font.setBold(True)
         self.setFont(font)
         self._talking = False
+        self._key_released_at = 0.0
+        self._key_release = QTimer(self)
+        self._key_release.setSingleShot(True)
+        self._key_release.setInterval(KEY_RELEASE_GRACE_MS)
+        self._key_release.timeout.connect(self._on_key_release_timeout)
         self.pressed.connect(self._on_self_pressed)
         self.released.connect(self._on_self_released)
         self._restyle()
@@ -49,11 +66,46 @@ class PttButton(QPushButton):
         return self._talking
 
     def hold(self, down: bool) -> None:
-        """Start or end a hold from another input (Space on the window, a hotkey, the tray)."""
+        """Start or end a hold from another input (a hotkey, the tray menu)."""
         if down:
             self._start()
         else:
-            self._stop()
+            self._stop(time.monotonic())
+
+    def key(self, down: bool) -> None:
+        """A Space press or release that Qt did not mark auto-repeat (on the button or window).
+
+        A release is acted on :data:`KEY_RELEASE_GRACE_MS` later, dated to now; a press in
+        between is the other half of an auto-repeat pair and cancels it.
+        """
+        if down:
+            if self._key_release.isActive():
+                self._key_release.stop()
+                return
+            self._start()
+        elif self._talking:
+            self._key_released_at = time.monotonic()
+            self._key_release.start()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: D102 - Qt override
+        if not _is_space(event):
+            super().keyPressEvent(event)
+            return
+        if not event.isAutoRepeat():
+            self.key(True)
+        event.accept()
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: D102 - Qt override
+        if not _is_space(event):
+            super().keyReleaseEvent(event)
+            return
+        if not event.isAutoRepeat():
+            self.key(False)
+        event.accept()
+
+    @Slot()
+    def _on_key_release_timeout(self) -> None:
+        self._stop(self._key_released_at)
 
     @Slot()
     def _on_self_pressed(self) -> None:
@@ -61,9 +113,10 @@ class PttButton(QPushButton):
 
     @Slot()
     def _on_self_released(self) -> None:
-        self._stop()
+        self._stop(time.monotonic())
 
     def _start(self) -> None:
+        self._key_release.stop()
         if self._talking or not self.isEnabled():
             return
         self._talking = True
@@ -71,18 +124,19 @@ class PttButton(QPushButton):
         self._restyle()
         self.sig_talk_started.emit()
 
-    def _stop(self) -> None:
+    def _stop(self, at: float) -> None:
+        self._key_release.stop()
         if not self._talking:
             return
         self._talking = False
         self.setText(_tr("Hold to talk"))
         self._restyle()
-        self.sig_talk_stopped.emit()
+        self.sig_talk_stopped.emit(at)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: D102 - Qt override
         super().changeEvent(event)
         if not self.isEnabled() and self._talking:
-            self._stop()
+            self._stop(time.monotonic())
 
     def _restyle(self) -> None:
         colour = "#059669" if self._talking else "#2563eb"
@@ -92,3 +146,7 @@ class PttButton(QPushButton):
             " QPushButton:disabled { background: #9ca3af; color: #f3f4f6; }"
             " QPushButton:focus { border: 3px solid #f59e0b; }"
         )
+
+
+def _is_space(event: QKeyEvent) -> bool:
+    return event.key() == Qt.Key.Key_Space and not event.modifiers()

@@ -125,7 +125,9 @@ def test_a_whole_turn_and_an_interrupt_from_the_keyboard_alone(core, qtbot, busy
     )
     QApplication.sendEvent(w.ptt_button, repeat)  # held down: no second press
     qtbot.keyRelease(w.ptt_button, Qt.Key.Key_Space)
-    assert core.commands == [PushToTalkPressed(), PushToTalkReleased()]
+    qtbot.waitUntil(
+        lambda: core.commands == [PushToTalkPressed(), PushToTalkReleased()], timeout=2000
+    )
     qtbot.keyClick(w.ptt_button, Qt.Key.Key_Tab)
     assert QApplication.focusWidget() is w.interrupt_button
     qtbot.keyClick(w.interrupt_button, Qt.Key.Key_Space)

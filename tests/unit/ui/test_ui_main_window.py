@@ -24,6 +24,7 @@ from app.runtime.commands import (
     SetMicMuted,
     SetTurnMode,
 )
+from ui.widgets.ptt_button import KEY_RELEASE_GRACE_MS
 
 pytestmark = pytest.mark.gui
 
@@ -83,7 +84,35 @@ def test_space_on_the_window_is_push_to_talk_and_auto_repeat_is_ignored(core, qt
     _space(window.transcript, QEvent.Type.KeyRelease, auto_repeat=True)
     _space(window.transcript, QEvent.Type.KeyPress, auto_repeat=True)
     _space(window.transcript, QEvent.Type.KeyRelease)
-    assert core.commands == [PushToTalkPressed(), PushToTalkReleased()]
+    qtbot.waitUntil(
+        lambda: core.commands == [PushToTalkPressed(), PushToTalkReleased()], timeout=2000
+    )
+
+
+@pytest.mark.parametrize("on_button", [False, True], ids=["window", "talk-button"])
+def test_an_auto_repeat_pair_qt_did_not_mark_does_not_split_the_turn(
+    core, qtbot, window, on_button
+):
+    """X11 repeats a held key as release + press; under load Qt delivers them unmarked."""
+    target = window.ptt_button if on_button else window.transcript
+    window.activateWindow()
+    target.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is target, timeout=2000)
+    _space(target, QEvent.Type.KeyPress)
+    for _ in range(3):  # each repeat of the held key, unmarked
+        _space(target, QEvent.Type.KeyRelease)
+        _space(target, QEvent.Type.KeyPress)
+    qtbot.wait(KEY_RELEASE_GRACE_MS * 3)
+    assert core.commands == [PushToTalkPressed()]
+    assert window.ptt_button.talking
+    up = time.monotonic()
+    _space(target, QEvent.Type.KeyRelease)
+    qtbot.waitUntil(lambda: len(core.commands) == 2, timeout=2000)
+    released = core.commands[1]
+    assert isinstance(released, PushToTalkReleased)
+    # dated to the key going up, not to the end of the grace
+    assert released.at is not None and up <= released.at < up + KEY_RELEASE_GRACE_MS / 1000
+    assert not window.ptt_button.talking
 
 
 def test_space_while_typing_types_instead_of_talking(core, qtbot, window):
