@@ -22,7 +22,10 @@ from app.audio.fake_backend import FakeAudioBackend
 from app.audio.output_lane import PRIME_SETTLE_S, PRIME_WAIT_MAX_S, OutputLane
 
 CONFIG = AudioConfig(
-    playback_capacity_s=4.0, startup_grace_s=1.0, output_idle_s=0.05, output_on_demand=True
+    playback_capacity_s=4.0,
+    startup_grace_s=1.0,
+    output_idle_s=0.05,
+    output_on_demand=True,
 )
 RATE = CONFIG.device_rate
 FRAMES = CONFIG.block_frames
@@ -206,13 +209,22 @@ def test_a_jitter_target_is_waited_for_before_the_output_starts(
         assert not backend.output_running() and not engine.playback.has_pending()
 
 
-def test_a_start_below_the_priming_depth_waits_for_more_while_the_answer_streams() -> None:
+def test_a_start_below_the_priming_depth_waits_for_more_while_the_answer_streams(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     config = dataclasses.replace(CONFIG, latency_s=0.02)  # primes 20 ms + one 10 ms block
     with stepped_lane(config) as (engine, backend, lane):
         now = time.monotonic()
+        # Deltas arrive and blocks play at the times the test says, not at the wall clock's:
+        # a slow first call (imports, a loaded machine) would otherwise read as send jitter
+        # and hold the second answer back.
+        clock = [now]
+        engine.player._arrival_clock = lambda: clock[0]
+        monkeypatch.setattr(callback_module, "monotonic", lambda: clock[0])
         engine.player.enqueue(pcm_dc(0.5, 20), RATE, "r1", "a", 0)  # a fast provider's 1st delta
         lane.step(now)
         assert not backend.output_running()  # the primed start would find its 3rd block empty
+        clock[0] = now + 0.0004
         engine.player.enqueue(pcm_dc(0.5, 20), RATE, "r1", "a", 0)  # the 2nd, 0.4 ms later
         lane.step(now + 0.0004)
         assert backend.output_running()  # the device buffer fills with audio: start
@@ -220,12 +232,15 @@ def test_a_start_below_the_priming_depth_waits_for_more_while_the_answer_streams
         assert engine.player.played_ms("a") == 40.0
         assert engine.playback.state.underruns == 0
         engine.player.flush()
+        clock[0] = now + 0.001
         lane.step(now + 0.001)
         assert not backend.output_running()
+        clock[0] = now + 0.002
         engine.player.enqueue(pcm_dc(0.5, 20), RATE, "r2", "b", 0)  # a real-time provider
         lane.step(now + 0.002)
         lane.step(now + 0.002 + 2 * PRIME_SETTLE_S)
         assert not backend.output_running()  # still streaming: the next delta is due in 20 ms
+        clock[0] = now + 0.022
         engine.player.enqueue(pcm_dc(0.5, 20), RATE, "r2", "b", 0)
         lane.step(now + 0.022)
         assert backend.output_running()  # primed with audio, not with silence
