@@ -6,12 +6,11 @@ decoder in ``app.session.protocol.gemini`` counts and drops a frame whose read r
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Mapping
 
 from app.session.protocol.gemini_setup import GEMINI_OUTPUT_RATE
+from app.session.protocol.pcm16 import Pcm16Error, decode_pcm16
 
 MAX_AUDIO_BYTES = 4 * 1024 * 1024
 MAX_TEXT_CHARS = 1_000_000
@@ -74,15 +73,10 @@ def objects(data: Mapping[str, object], key: str) -> list[dict[str, object]]:
 
 def pcm(text: str) -> bytes:
     """PCM16 bytes of a base64 audio part."""
-    if len(text) > MAX_AUDIO_BYTES * 4 // 3 + 4:
-        raise MalformedFrame("audio part is absurdly large")
     try:
-        data = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise MalformedFrame("audio part is not valid base64") from exc
-    if len(data) % 2:
-        raise MalformedFrame("audio part has an odd byte count")
-    return data
+        return decode_pcm16(text, MAX_AUDIO_BYTES, "audio part")
+    except Pcm16Error as exc:
+        raise MalformedFrame(str(exc)) from exc
 
 
 def parse_duration(value: object) -> float | None:

@@ -10,11 +10,10 @@ Thread: the session loop thread only (pure functions, no state).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Mapping
 
 from app.session import messages as m
+from app.session.protocol.pcm16 import Pcm16Error, decode_pcm16
 
 # Beta event names and their GA equivalents.
 BETA_ALIASES: Mapping[str, str] = {
@@ -108,15 +107,10 @@ def _list(data: Mapping[str, object], key: str) -> list[object]:
 def _pcm(data: Mapping[str, object], key: str) -> bytes:
     text = _get(data, key, str, "a string")
     assert isinstance(text, str)
-    if len(text) > MAX_AUDIO_DELTA_BYTES * 4 // 3 + 4:
-        raise MalformedEvent("audio delta is absurdly large")
     try:
-        pcm = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise MalformedEvent("audio delta is not valid base64") from exc
-    if len(pcm) % 2:
-        raise MalformedEvent("audio delta has an odd byte count")
-    return pcm
+        return decode_pcm16(text, MAX_AUDIO_DELTA_BYTES, "audio delta")
+    except Pcm16Error as exc:
+        raise MalformedEvent(str(exc)) from exc
 
 
 # ---------------------------------------------------------------------- parsers
