@@ -22,7 +22,7 @@ def _tr(text: str) -> str:
 
 
 class PttButton(QPushButton):
-    """Press and hold to talk; also driven by Space and the global hotkey through :meth:`hold`.
+    """Press and hold to talk; also driven by Space (:meth:`key`) and the tray (:meth:`hold`).
 
     Auto-repeat never produces a second press: the button emits ``sig_talk_started`` once per
     hold and ``sig_talk_stopped`` once per release, whichever input drove it. Space (on the
