@@ -88,20 +88,21 @@ class PttButton(QPushButton):
             self._key_release.start()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: D102 - Qt override
-        if not _is_space(event):
+        if not self._space(event, True):
             super().keyPressEvent(event)
-            return
-        if not event.isAutoRepeat():
-            self.key(True)
-        event.accept()
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: D102 - Qt override
-        if not _is_space(event):
+        if not self._space(event, False):
             super().keyReleaseEvent(event)
-            return
+
+    def _space(self, event: QKeyEvent, down: bool) -> bool:
+        """Take a plain Space press/release as push-to-talk; False for any other key."""
+        if event.key() != Qt.Key.Key_Space or event.modifiers():
+            return False
         if not event.isAutoRepeat():
-            self.key(False)
+            self.key(down)
         event.accept()
+        return True
 
     @Slot()
     def _on_key_release_timeout(self) -> None:
@@ -146,7 +147,3 @@ class PttButton(QPushButton):
             " QPushButton:disabled { background: #9ca3af; color: #f3f4f6; }"
             " QPushButton:focus { border: 3px solid #f59e0b; }"
         )
-
-
-def _is_space(event: QKeyEvent) -> bool:
-    return event.key() == Qt.Key.Key_Space and not event.modifiers()

@@ -22,10 +22,7 @@ from app.audio.fake_backend import FakeAudioBackend
 from app.audio.output_lane import PRIME_SETTLE_S, PRIME_WAIT_MAX_S, OutputLane
 
 CONFIG = AudioConfig(
-    playback_capacity_s=4.0,
-    startup_grace_s=1.0,
-    output_idle_s=0.05,
-    output_on_demand=True,
+    playback_capacity_s=4.0, startup_grace_s=1.0, output_idle_s=0.05, output_on_demand=True
 )
 RATE = CONFIG.device_rate
 FRAMES = CONFIG.block_frames
