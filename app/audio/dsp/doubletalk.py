@@ -38,7 +38,13 @@ back (at most ``onset_lead_ms``) to the earlier of two marks:
   ``onset_rise_db`` over it, and after which the level never stays under floor +
   ``onset_hold_db`` for ``onset_quiet_ms`` up to the opening frame: a stretch that long back at
   the floor is echo only, and the onset is never dated back past it. A rise out of
-  digital silence (an inaudible floor) is not a mark: that is the echo coming back.
+  digital silence (an inaudible floor) is not a mark: that is the echo coming back. Nor is a
+  rise that stays under ``onset_min_dbfs``: with a digitally quiet mic path (a sound-server
+  loopback) AEC3 holds echo near −110 dBFS, and a faint sound before the words (a synthetic
+  voice's −65 dBFS lead-in hiss, suppressed to about −104) rose out of that floor 100–300 ms
+  before the speech, dating the onset that early. A real microphone's own noise, after AEC3
+  and NS, mostly sits near or above this level, so there the rule rarely binds. Its cost: a
+  first fricative AEC3 keeps under the level is dated at the vowel (1 trial in 30 on the rig).
 
 The dating looks back over a ring of per-frame AEC3 output levels, only when an episode opens. It
 dates an episode the rules above already opened; it never opens one.
@@ -87,6 +93,8 @@ class DoubleTalkSettings:
         onset_hold_db: WebRTC's output below floor + this counts as back at the floor...
         onset_quiet_ms: ...and this long back at the floor before the opening frame rules the
             candidate out (the near talker's gaps between syllables are shorter).
+        onset_min_dbfs: lowest WebRTC output level (mean of the mark's frame and the next)
+            that can mark an onset: quieter is not speech, whatever its floor.
     """
 
     far_active_dbfs: float = -60.0
@@ -113,6 +121,7 @@ class DoubleTalkSettings:
     onset_rise_db: float = 6.0
     onset_hold_db: float = 3.0
     onset_quiet_ms: int = 100
+    onset_min_dbfs: float = -90.0
 
 
 ECHO_LEVEL_SMOOTHING = 0.01  # per frame: about a 1 s average
@@ -276,7 +285,8 @@ class DoubleTalkDetector:
             mid = len(levels) // 2
             floor = levels[mid] if len(levels) % 2 else 0.5 * (levels[mid - 1] + levels[mid])
             hold, here = floor + s.onset_hold_db, db[t % size]
-            if here < hold or 0.5 * (here + db[min(t + 1, index) % size]) < floor + s.onset_rise_db:
+            level = 0.5 * (here + db[min(t + 1, index) % size])
+            if here < hold or level < max(floor + s.onset_rise_db, s.onset_min_dbfs):
                 continue
             quiet = 0
             for j in range(t, index + 1):

@@ -103,3 +103,16 @@ def test_the_webrtc_mark_reaches_back_to_the_onset_lead_and_no_further() -> None
     assert all(_user(dtd, 0.0, 1))
     assert dtd.episode_onset is not None
     assert opened - lead <= dtd.episode_onset <= opened
+
+
+def test_a_faint_sound_under_the_audible_minimum_does_not_date_the_onset() -> None:
+    # A digitally quiet loopback: WebRTC holds the echo (-25 dBFS) at about -110 dBFS.
+    dtd = DoubleTalkDetector()
+    rng = random.Random(7)
+    _echo(dtd, 400, rng, -85.0)
+    assert dtd.speex_untrusted and not dtd.near
+    assert not any(_user(dtd, -75.0, 15))  # a lead-in hiss at -100 dBFS, 10 dB out of the floor
+    onset = dtd.frames
+    assert not any(_user(dtd, -55.0, 6))  # the first syllable, at -80 dBFS
+    assert all(_user(dtd, 0.0, 2))
+    assert dtd.episode_onset == onset  # not 150 ms earlier, at the hiss
