@@ -43,8 +43,9 @@ back (at most ``onset_lead_ms``) to the earlier of two marks:
   loopback) AEC3 holds echo near −110 dBFS, and a faint sound before the words (a synthetic
   voice's −65 dBFS lead-in hiss, suppressed to about −104) rose out of that floor 100–300 ms
   before the speech, dating the onset that early. A real microphone's own noise, after AEC3
-  and NS, mostly sits near or above this level, so there the rule rarely binds. Its cost: a
-  first fricative AEC3 keeps under the level is dated at the vowel (1 trial in 30 on the rig).
+  and NS, should sit near or above this level, so there the rule would rarely bind (not
+  measured: the rig has no real microphone). Its cost: a first fricative AEC3 keeps under
+  the level is dated at the vowel (1 trial in 30 on the rig).
 
 The dating looks back over a ring of per-frame AEC3 output levels, only when an episode opens. It
 dates an episode the rules above already opened; it never opens one.
