@@ -36,10 +36,10 @@ def _user(dtd: DoubleTalkDetector, aec_db: float, frames: int) -> list[bool]:
     return [dtd.update(mic, FAR, mic * _db(-20.0), ECHO * _db(aec_db)) for _ in range(frames)]
 
 
-def _converged(seed: int = 1) -> tuple[DoubleTalkDetector, random.Random]:
+def _converged(seed: int = 1, aec_db: float = FLOOR_DB) -> tuple[DoubleTalkDetector, random.Random]:
     dtd = DoubleTalkDetector()
     rng = random.Random(seed)
-    _echo(dtd, 400, rng)
+    _echo(dtd, 400, rng, aec_db)
     assert dtd.speex_untrusted and not dtd.near
     return dtd, rng
 
@@ -107,10 +107,7 @@ def test_the_webrtc_mark_reaches_back_to_the_onset_lead_and_no_further() -> None
 
 def test_a_faint_sound_under_the_audible_minimum_does_not_date_the_onset() -> None:
     # A digitally quiet loopback: WebRTC holds the echo (-25 dBFS) at about -110 dBFS.
-    dtd = DoubleTalkDetector()
-    rng = random.Random(7)
-    _echo(dtd, 400, rng, -85.0)
-    assert dtd.speex_untrusted and not dtd.near
+    dtd, _ = _converged(7, aec_db=-85.0)
     assert not any(_user(dtd, -75.0, 15))  # a lead-in hiss at -100 dBFS, 10 dB out of the floor
     onset = dtd.frames
     assert not any(_user(dtd, -55.0, 6))  # the first syllable, at -80 dBFS
