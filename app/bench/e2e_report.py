@@ -76,10 +76,12 @@ _METER_V2V = (
     ("fa_stage_dac_error_ms.p50", "outside onset − app onset mark P50"),
 )
 _METER_STOP = (
+    ("vad_stage_trigger_ms.p5", "app speech-onset dating − clip onset (VAD) P5"),
     ("vad_stage_trigger_ms.p50", "app speech-onset dating − clip onset (VAD) P50"),
     ("vad_stage_trigger_ms.p95", "app speech-onset dating − clip onset (VAD) P95"),
     ("button_stage_silence_error_ms.p95", "outside silence − app silence mark (button) P95"),
     ("server_stage_silence_error_ms.p95", "outside silence − app silence mark (server) P95"),
+    ("vad_stage_silence_error_ms.p5", "outside silence − app silence mark (VAD) P5"),
     ("vad_stage_silence_error_ms.p95", "outside silence − app silence mark (VAD) P95"),
 )
 

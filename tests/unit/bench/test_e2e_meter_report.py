@@ -81,6 +81,7 @@ def test_summarize_reports_untimed_stops_and_self_interrupt_causes_separately():
     assert res["self_interrupt_other_cuts"] == 1.0
     assert res["self_interrupt_answers"] == 2.0
     assert res["vad_stage_cut_ms.p50"] == pytest.approx(150.0)
+    assert res["vad_stage_cut_ms.p5"] < res["vad_stage_cut_ms.p50"]  # signed: the early side
     assert res["v2v_eos_silence_ms"] == 500.0
     assert not any(k.startswith("meter_missing.") for k in res)
 
