@@ -41,5 +41,5 @@ class PlaybackSink(Protocol):
     def onset_at(self, item_id: str) -> float | None:
         """``time.monotonic()`` when the first sample of ``item_id`` reached the DAC, if it has."""
 
-    def last_sample_at(self) -> float | None:
-        """``time.monotonic()`` at which the last non-silent assistant sample reached the DAC."""
+    def last_audible_at(self) -> float | None:
+        """``time.monotonic()`` at which the last audible assistant sample reaches the DAC."""

@@ -68,6 +68,8 @@ def render_playback(st: PlaybackState, out: FloatArray, now: float, dac: float) 
         np.multiply(out[:n], st.fade[:n], out=out[:n])  # in-place raised-cosine fade: no click
         np.multiply(out[:n], st.gain_now, out=out[:n])  # keep the current duck level
         out[n:] = 0.0  # silence for the rest of the block, in place
+        if n:  # the fade is heard too
+            note_audible(st, out, n, now, dac)  # its last loud sample
         st.seen_epoch = st.flush_epoch  # honour this epoch exactly once
         ring.read_count = max(pos, st.flush_mark)  # drop everything queued before the flush
         st.buffering = False  # a flush is not an underrun
@@ -129,6 +131,20 @@ def render_playback(st: PlaybackState, out: FloatArray, now: float, dac: float) 
         st.gain_now = g1  # target reached at the end of this block
     elif g1 != 1.0:  # steady duck
         np.multiply(out, g1, out=out)  # in place
+    if filled:  # as heard: after the gain
+        note_audible(st, out, filled, now, dac)  # the meter's "silence" is the last loud sample
+
+
+def note_audible(st: PlaybackState, out: FloatArray, n: int, now: float, dac: float) -> None:
+    """Stamp the last sample of ``out[:n]`` at or above the audible floor, if there is one."""
+    mag, loud = st.abs_scratch[:n], st.audible_mask[:n]  # views of preallocated memory
+    np.abs(out[:n], out=mag)  # in place
+    np.greater_equal(mag, st.audible_amp, out=loud)  # in place
+    back = int(loud[::-1].argmax())  # reversed view: distance of the last loud sample from the end
+    if loud[n - 1 - back]:  # argmax is 0 when nothing is loud: check that sample
+        st.audible_seq += 1  # seqlock: odd = storing
+        st.audible_now, st.audible_dac, st.audible_offset = now, dac, n - back  # raw times
+        st.audible_seq += 1  # even = consistent
 
 
 class DuplexCallback:

@@ -36,6 +36,11 @@ REBUFFER_HEADROOM = 1.5
 """An underrun mid-answer rebuffers for this times the hold: the hold just proved too short, and
 the worst lateness seen so far in a stream underestimates its final one (rig, ±30 ms send
 jitter, the first jittered answer: gaps 2, 2, 2 at 1.0 → 1, 2, 1 at 1.5)."""
+AUDIBLE_DBFS = -50.0
+"""A sample written to the device quieter than this is silence at the speaker: the latency meter's
+"silence" after a barge-in is when the last louder one left the DAC (an answer cut in a pause
+between words was silent from that pause on, not from the flush). The e2e bench's monitor uses
+the same floor."""
 
 
 class PlaybackState:
@@ -87,6 +92,13 @@ class PlaybackState:
         self.last_dac = 0.0  # [callback] raw DAC time of that block
         self.last_offset = 0  # [callback] frames from block start to just past the last sample
         self.was_playing = False  # [callback] the last block was filled entirely
+        self.audible_amp = np.float32(10.0 ** (AUDIBLE_DBFS / 20.0))  # read-only
+        self.abs_scratch: FloatArray = np.zeros(self.frames, dtype=np.float32)  # [callback]
+        self.audible_mask = np.zeros(self.frames, dtype=np.bool_)  # [callback]
+        self.audible_seq = 0  # [callback] seqlock: odd while audible_* are being stored
+        self.audible_now = 0.0  # [callback] monotonic time of the callback that wrote it
+        self.audible_dac = 0.0  # [callback] raw DAC time of that block
+        self.audible_offset = 0  # [callback] frames from block start to just past that sample
 
 
 class Player:
@@ -94,9 +106,9 @@ class Player:
 
     Thread: ``enqueue``, ``end_response``, ``flush``, ``mark_stale``, ``duck``, ``resume`` from the
     session thread only (single producer). The queries (``played_ms``, ``onset_at``,
-    ``last_sample_at``, ``queued_ms``, ``start_wait_s``, ``audio_complete``, ``read_ahead_s``)
-    from any thread: each reads single values the producer replaces whole. ``poll_drained`` and
-    ``is_active`` from the engine thread only. None of them blocks.
+    ``last_sample_at``, ``last_audible_at``, ``queued_ms``, ``start_wait_s``, ``audio_complete``,
+    ``read_ahead_s``) from any thread: each reads single values the producer replaces whole.
+    ``poll_drained`` and ``is_active`` from the engine thread only. None of them blocks.
     """
 
     def __init__(
@@ -259,6 +271,28 @@ class Player:
                 if st.last_seq == seq:
                     at = self._clock.dac_to_monotonic(now, dac) + offset / self._rate
                     if st.played_total == self._cut_total:  # nothing played since the abort
+                        return min(at, self._cut_at)
+                    return at
+            time.sleep(0)  # the callback is mid-store: let it finish
+        return None
+
+    def last_audible_at(self) -> float | None:
+        """``time.monotonic()`` at which the last audible assistant sample leaves the DAC.
+
+        Audible: at least :data:`AUDIBLE_DBFS` as written to the device (after the duck gain).
+        None until one was written. A sample written before an abort of the output but due at
+        the DAC after it was never heard: the stamp is then the abort time.
+        """
+        st = self.state
+        for _ in range(100):
+            seq = st.audible_seq
+            if seq == 0:
+                return None
+            if seq & 1 == 0:
+                now, dac, offset = st.audible_now, st.audible_dac, st.audible_offset
+                if st.audible_seq == seq:
+                    at = self._clock.dac_to_monotonic(now, dac) + offset / self._rate
+                    if self._cut_total >= 0 and now <= self._cut_at:  # written before the abort
                         return min(at, self._cut_at)
                     return at
             time.sleep(0)  # the callback is mid-store: let it finish

@@ -10,7 +10,7 @@ ADC/DAC times where those exist):
 ``first_audio`` first assistant audio byte received
 ``onset``      first assistant sample at the DAC
 ``bargein``    the barge-in trigger
-``silence``    last assistant sample at the DAC after a barge-in
+``silence``    last audible assistant sample at the DAC after a barge-in (not before it)
 =============  ===============================================================
 
 Segments are differences of two marks of the same turn, in milliseconds (see :data:`SEGMENTS`).

@@ -11,7 +11,8 @@
 ``onset``      ``playback.onset_at(item)``: DAC time of that audio's first sample (polled)
 ``bargein``    the trigger: ``SpeechStarted.at`` (the capture DSP dates the onset), the
                key/button press, or the arrival of the server's ``speech_started``
-``silence``    ``playback.last_sample_at()`` once the flush took effect (polled)
+``silence``    ``playback.last_audible_at()`` once the flush took effect (polled), or the
+               ``bargein`` mark when the answer was already silent then (cut in a pause)
 =============  ==================================================================================
 
 A turn starts when the user starts one (key press, speech start, typed text). ``bargein`` and
@@ -53,7 +54,7 @@ class TurnMarks:
 
     Args:
         meter: where marks go (``None``: marks are only kept for the current turn).
-        playback: the playback side (``onset_at``, ``last_sample_at``).
+        playback: the playback side (``onset_at``, ``last_audible_at``).
         clock: the monotonic clock.
     """
 
@@ -184,14 +185,15 @@ class TurnMarks:
     def _poll_silence(self, turn: str, deadline: float, polls: int) -> None:
         self._silence = None
         try:
-            at = self._playback.last_sample_at()
+            at = self._playback.last_audible_at()
         except Exception:
-            log.exception("last_sample_at failed")
+            log.exception("last_audible_at failed")
             return
         now = self._clock()
         # Final once the flush had a device block to act (two polls) and the sample has left.
         if at is not None and polls >= 2 and now >= at + SILENCE_MARGIN_S:
-            self.mark("silence", at, turn)
+            trigger = self.marks.get(turn, {}).get("bargein", at)
+            self.mark("silence", max(at, trigger), turn)
             return
         if now > deadline:
             log.debug("last assistant sample never known after the flush")

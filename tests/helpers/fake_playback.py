@@ -56,7 +56,7 @@ class FakePlayback:
     def onset_at(self, item_id: str) -> float | None:
         return self.onset.get(item_id)
 
-    def last_sample_at(self) -> float | None:
+    def last_audible_at(self) -> float | None:
         return self.last
 
     def names(self) -> list[str]:

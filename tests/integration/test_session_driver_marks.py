@@ -134,6 +134,23 @@ def test_barge_in_marks_trigger_time_and_the_last_sample_after_the_flush(
         assert set(marks) >= {"speech_end", "first_audio", "onset"}
 
 
+def test_a_barge_in_on_an_answer_already_silent_took_no_time(
+    running: list[SessionDriver],
+) -> None:
+    """Cut in a pause between words: the speaker was silent from the press on, not the flush."""
+    with ScriptedServer() as srv:
+        srv.knobs = dataclasses.replace(srv.knobs, chunks=50, pace_s=0.02)
+        driver, playback, meter, _ = launch(running, srv)
+        playback.onset_value = time.monotonic() + 0.01
+        driver.submit(SendText("tell me a story"))
+        wait_until(lambda: len(playback.queued) == 1, 5, "audio")
+        playback.last = time.monotonic() - 0.3  # the last audible sample, before the press
+        driver.submit(Interrupt())
+        wait_until(lambda: "silence" in meter.turn("turn-1"), 5, "silence polled")
+        marks = meter.turn("turn-1")
+        assert marks["silence"] == marks["bargein"]
+
+
 def test_server_vad_marks_map_audio_ms_back_to_capture_times(
     running: list[SessionDriver],
 ) -> None:

@@ -152,6 +152,53 @@ def test_duck_and_resume_ramp_within_one_block() -> None:
     assert rig.player.played_ms("a") == 50.0  # ducking keeps the queue
 
 
+QUIET = 10 ** (-60 / 20)  # under the audible floor (-50 dBFS)
+
+
+def test_the_last_audible_sample_is_the_last_loud_one_as_heard() -> None:
+    """The meter's "silence": a quiet tail is not heard, nor is audio ducked under the floor."""
+    rig = Rig()
+    rig.clock.valid, rig.clock.offset = True, 0.0  # DAC times: the fake backend's sample clock
+    assert rig.player.last_audible_at() is None
+    rig.player.enqueue(dc(0.5, 25) + dc(QUIET, 40), RATE, "r1", "a", 0)
+    rig.run(8)
+    onset = rig.player.onset_at("a")
+    assert onset is not None
+    assert rig.player.last_audible_at() == pytest.approx(onset + 0.025, abs=1e-9)
+    assert rig.player.last_sample_at() == pytest.approx(onset + 0.065, abs=1e-9)
+    rig.player.enqueue(dc(0.5, 100), RATE, "r2", "b", 0)
+    rig.run(2)
+    onset = rig.player.onset_at("b")
+    assert onset is not None
+    assert rig.player.last_audible_at() == pytest.approx(onset + 0.020, abs=1e-9)
+    rig.player.duck(QUIET)  # the ramp down is heard almost to its end; then nothing is
+    rig.run(1)
+    ramped = rig.player.last_audible_at()
+    assert ramped is not None and onset + 0.025 < ramped < onset + 0.030
+    rig.run(3)
+    assert rig.player.last_audible_at() == ramped
+    assert rig.player.last_sample_at() == pytest.approx(onset + 0.060, abs=1e-9)
+
+
+def test_audio_lost_in_an_aborted_output_was_never_heard() -> None:
+    rig = Rig()
+    rig.player.attach_output(lambda: None)  # on-demand output: a flush aborts the device buffer
+    rig.player.enqueue(dc(0.5, 500), RATE, "r1", "a", 0)
+    rig.run(5)
+    written = rig.player.last_audible_at()
+    before = time.monotonic()
+    assert written is not None and written > before  # still in the device buffer
+    rig.player.flush()
+    after = time.monotonic()
+    cut = rig.player.last_audible_at()
+    assert cut is not None and before <= cut <= after
+    rig.player.enqueue(dc(0.5, 20), RATE, "r2", "b", 0)  # audio after the abort is heard
+    rig.run(3)
+    onset = rig.player.onset_at("b")
+    last = rig.player.last_audible_at()
+    assert onset is not None and last is not None and last > onset > after
+
+
 class SharedClock:
     """The monotonic clock of the player (delta arrivals) and the callback, stepped by tests."""
 

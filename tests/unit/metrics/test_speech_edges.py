@@ -70,7 +70,7 @@ class _Playback:
     def onset_at(self, item_id: str) -> float | None:
         return None
 
-    def last_sample_at(self) -> float | None:
+    def last_audible_at(self) -> float | None:
         return None
 
 
