@@ -117,9 +117,7 @@ def render_playback(st: PlaybackState, out: FloatArray, now: float, dac: float) 
     out[filled:] = 0.0  # silence after the last queued sample, in place
     if filled:  # some assistant audio was written
         st.played_total += filled  # drained detection reads this
-        st.last_seq += 1  # seqlock: odd = storing
-        st.last_now, st.last_dac, st.last_offset = now, dac, filled  # raw times, no conversion
-        st.last_seq += 1  # even = consistent
+        st.last.store(now, dac, filled)  # seqlocked raw times, no conversion
     if filled < frames and (filled or st.was_playing):  # ran dry while an item was playing
         st.starved, st.starved_slot = True, st.last_slot  # judged when audio comes back
     st.was_playing = filled == frames  # a full block may run dry at the next one
@@ -142,9 +140,7 @@ def note_audible(st: PlaybackState, out: FloatArray, n: int, now: float, dac: fl
     np.greater_equal(mag, st.audible_amp, out=loud)  # in place
     back = int(loud[::-1].argmax())  # reversed view: distance of the last loud sample from the end
     if loud[n - 1 - back]:  # argmax is 0 when nothing is loud: check that sample
-        st.audible_seq += 1  # seqlock: odd = storing
-        st.audible_now, st.audible_dac, st.audible_offset = now, dac, n - back  # raw times
-        st.audible_seq += 1  # even = consistent
+        st.audible.store(now, dac, n - back)  # seqlocked raw times, no conversion
 
 
 class DuplexCallback:

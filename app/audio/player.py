@@ -43,6 +43,28 @@ between words was silent from that pause on, not from the flush). The e2e bench'
 the same floor."""
 
 
+class DacStamp:
+    """Where a sample left the callback: its block's callback time, raw DAC time and frame offset.
+
+    Written by the callback only (``store``, a seqlock: ``seq`` is odd while the three values are
+    being replaced), read by any thread through ``Player``. ``seq`` 0: never stored.
+    """
+
+    __slots__ = ("dac", "now", "offset", "seq")
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.now = 0.0  # monotonic time of the callback that wrote the sample
+        self.dac = 0.0  # raw DAC time of that block
+        self.offset = 0  # frames from block start to just past the sample
+
+    def store(self, now: float, dac: float, offset: int) -> None:
+        """Replace the stamp (callback thread: plain attribute stores, no allocation)."""
+        self.seq += 1  # odd: storing
+        self.now, self.dac, self.offset = now, dac, offset
+        self.seq += 1  # even: consistent
+
+
 class PlaybackState:
     """Preallocated playback memory shared by the session thread, the callback and the engine.
 
@@ -87,18 +109,12 @@ class PlaybackState:
         self.underruns = 0  # [callback]
         self.played_total = 0  # [callback] assistant samples written to the device, all items
         self.last_slot = -1  # [callback] slot of the last sample written
-        self.last_seq = 0  # [callback] seqlock: odd while last_* are being stored
-        self.last_now = 0.0  # [callback] monotonic time of the callback that wrote it
-        self.last_dac = 0.0  # [callback] raw DAC time of that block
-        self.last_offset = 0  # [callback] frames from block start to just past the last sample
+        self.last = DacStamp()  # [callback] the last assistant sample written
         self.was_playing = False  # [callback] the last block was filled entirely
         self.audible_amp = np.float32(10.0 ** (AUDIBLE_DBFS / 20.0))  # read-only
         self.abs_scratch: FloatArray = np.zeros(self.frames, dtype=np.float32)  # [callback]
         self.audible_mask = np.zeros(self.frames, dtype=np.bool_)  # [callback]
-        self.audible_seq = 0  # [callback] seqlock: odd while audible_* are being stored
-        self.audible_now = 0.0  # [callback] monotonic time of the callback that wrote it
-        self.audible_dac = 0.0  # [callback] raw DAC time of that block
-        self.audible_offset = 0  # [callback] frames from block start to just past that sample
+        self.audible = DacStamp()  # [callback] the last one at or above AUDIBLE_DBFS
 
 
 class Player:
@@ -261,20 +277,12 @@ class Player:
 
     def last_sample_at(self) -> float | None:
         """``time.monotonic()`` at which the last assistant sample written so far leaves the DAC."""
-        st = self.state
-        for _ in range(100):
-            seq = st.last_seq
-            if seq == 0:
-                return None
-            if seq & 1 == 0:
-                now, dac, offset = st.last_now, st.last_dac, st.last_offset
-                if st.last_seq == seq:
-                    at = self._clock.dac_to_monotonic(now, dac) + offset / self._rate
-                    if st.played_total == self._cut_total:  # nothing played since the abort
-                        return min(at, self._cut_at)
-                    return at
-            time.sleep(0)  # the callback is mid-store: let it finish
-        return None
+        read = self._stamp_at(self.state.last)
+        if read is None:
+            return None
+        if self.state.played_total == self._cut_total:  # nothing played since the abort
+            return min(read[0], self._cut_at)
+        return read[0]
 
     def last_audible_at(self) -> float | None:
         """``time.monotonic()`` at which the last audible assistant sample leaves the DAC.
@@ -283,20 +291,13 @@ class Player:
         None until one was written. A sample written before an abort of the output but due at
         the DAC after it was never heard: the stamp is then the abort time.
         """
-        st = self.state
-        for _ in range(100):
-            seq = st.audible_seq
-            if seq == 0:
-                return None
-            if seq & 1 == 0:
-                now, dac, offset = st.audible_now, st.audible_dac, st.audible_offset
-                if st.audible_seq == seq:
-                    at = self._clock.dac_to_monotonic(now, dac) + offset / self._rate
-                    if self._cut_total >= 0 and now <= self._cut_at:  # written before the abort
-                        return min(at, self._cut_at)
-                    return at
-            time.sleep(0)  # the callback is mid-store: let it finish
-        return None
+        read = self._stamp_at(self.state.audible)
+        if read is None:
+            return None
+        at, written = read
+        if self._cut_total >= 0 and written <= self._cut_at:  # written before the abort
+            return min(at, self._cut_at)
+        return at
 
     def honour_flush_stopped(self) -> None:
         """Consumer side of a flush while the output stream is stopped (no callback can run).
@@ -382,6 +383,19 @@ class Player:
         st = self.state
         st.target_frames = max(st.base_frames, min(round(target_s * self._rate), st.max_frames))
         st.play_at = jitter.anchor + st.target_frames / self._rate
+
+    def _stamp_at(self, stamp: DacStamp) -> tuple[float, float] | None:
+        """``(monotonic DAC time, callback time)`` of a consistent read of ``stamp``."""
+        for _ in range(100):
+            seq = stamp.seq
+            if seq == 0:
+                return None
+            if seq & 1 == 0:
+                now, dac, offset = stamp.now, stamp.dac, stamp.offset
+                if stamp.seq == seq:
+                    return self._clock.dac_to_monotonic(now, dac) + offset / self._rate, now
+            time.sleep(0)  # the callback is mid-store: let it finish
+        return None
 
     def _slot_for(self, response_id: str, item_id: str) -> int:
         slot = self._slots.get(item_id)

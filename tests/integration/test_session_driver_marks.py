@@ -115,9 +115,12 @@ def test_push_to_talk_release_dates_the_end_of_speech_to_the_key_going_up(
             assert key_up - offset_s <= speech_end <= time.monotonic()
 
 
-def test_barge_in_marks_trigger_time_and_the_last_sample_after_the_flush(
-    running: list[SessionDriver],
-) -> None:
+def _interrupt_a_story(
+    running: list[SessionDriver], last_audible_s: float
+) -> tuple[dict[str, float], float, float]:
+    """Interrupt a streaming answer whose last audible sample leaves the DAC ``last_audible_s``
+    after the press (negative: before it); returns the turn's marks, the press and the fake's
+    last-audible time."""
     with ScriptedServer() as srv:
         srv.knobs = dataclasses.replace(srv.knobs, chunks=50, pace_s=0.02)
         driver, playback, meter, _ = launch(running, srv)
@@ -125,30 +128,27 @@ def test_barge_in_marks_trigger_time_and_the_last_sample_after_the_flush(
         driver.submit(SendText("tell me a story"))
         wait_until(lambda: len(playback.queued) == 1, 5, "audio")
         before = time.monotonic()
-        playback.last = before + 0.03  # the fade's last sample leaves the DAC 30 ms later
+        playback.last = before + last_audible_s
         driver.submit(Interrupt())
         wait_until(lambda: "silence" in meter.turn("turn-1"), 5, "silence polled")
-        marks = meter.turn("turn-1")
-        assert before <= marks["bargein"] <= time.monotonic()
-        assert marks["silence"] == playback.last
-        assert set(marks) >= {"speech_end", "first_audio", "onset"}
+        return meter.turn("turn-1"), before, playback.last
+
+
+def test_barge_in_marks_trigger_time_and_the_last_sample_after_the_flush(
+    running: list[SessionDriver],
+) -> None:
+    marks, before, last = _interrupt_a_story(running, 0.03)  # the fade ends 30 ms later
+    assert before <= marks["bargein"] <= time.monotonic()
+    assert marks["silence"] == last
+    assert set(marks) >= {"speech_end", "first_audio", "onset"}
 
 
 def test_a_barge_in_on_an_answer_already_silent_took_no_time(
     running: list[SessionDriver],
 ) -> None:
     """Cut in a pause between words: the speaker was silent from the press on, not the flush."""
-    with ScriptedServer() as srv:
-        srv.knobs = dataclasses.replace(srv.knobs, chunks=50, pace_s=0.02)
-        driver, playback, meter, _ = launch(running, srv)
-        playback.onset_value = time.monotonic() + 0.01
-        driver.submit(SendText("tell me a story"))
-        wait_until(lambda: len(playback.queued) == 1, 5, "audio")
-        playback.last = time.monotonic() - 0.3  # the last audible sample, before the press
-        driver.submit(Interrupt())
-        wait_until(lambda: "silence" in meter.turn("turn-1"), 5, "silence polled")
-        marks = meter.turn("turn-1")
-        assert marks["silence"] == marks["bargein"]
+    marks, before, _last = _interrupt_a_story(running, -0.3)
+    assert before <= marks["bargein"] == marks["silence"]
 
 
 def test_server_vad_marks_map_audio_ms_back_to_capture_times(
