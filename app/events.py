@@ -52,6 +52,10 @@ class UserNotice:
     action: str | None = None
 
 
+LEVEL_WINDOW_S = 0.005
+"""Window of ``AudioChunk.levels_db``."""
+
+
 @dataclass(frozen=True, slots=True)
 class AudioChunk:
     """A PCM16 mono chunk of cleaned microphone audio at the session's sample rate.
@@ -62,12 +66,18 @@ class AudioChunk:
         first_sample: index of the first sample since capture started (session rate).
         captured_at: ``time.monotonic()`` when the first sample hit the ADC (PortAudio time mapped
             to the monotonic clock where available).
+        levels_db: level (dBFS) of consecutive ``LEVEL_WINDOW_S`` windows of the cleaned audio
+            at unity gain (before the AGC, which compresses the talker's dynamics), computed
+            since the last chunk; empty when the producer has none (then ``pcm``'s level serves).
+        levels_at: ADC time of the first of ``levels_db``'s windows.
     """
 
     pcm: bytes
     sample_rate: int
     first_sample: int
     captured_at: float
+    levels_db: tuple[float, ...] = ()
+    levels_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

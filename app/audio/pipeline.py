@@ -26,7 +26,7 @@ from app.audio.dsp import DspBackend, create_backend
 from app.audio.dspconfig import DspConfig
 from app.audio.resample import StreamResampler
 from app.audio.vad import VAD_RATE, VoiceActivityDetector
-from app.events import AudioChunk, SpeechStarted, SpeechStopped
+from app.events import LEVEL_WINDOW_S, AudioChunk, SpeechStarted, SpeechStopped
 
 log = logging.getLogger("app.audio.pipeline")
 
@@ -39,6 +39,7 @@ SILENT_DB = -120.0
 ONSET_LOOKBACK = DSP_RATE * 400 // 1000  # furthest the DSP may date a speech start back
 EVIDENCE_LOOKBACK = DSP_RATE * 250 // 1000  # ...and its evidence (``SpeechStarted.evidence_at``)
 ORIGIN_MARGIN_S = 0.001  # slack so rounding never pushes a chunk end into the next block
+LEVEL_WINDOW = round(DSP_RATE * LEVEL_WINDOW_S)  # samples per AudioChunk.levels_db window
 
 PipelineEvent = AudioChunk | SpeechStarted | SpeechStopped
 
@@ -96,6 +97,9 @@ class CapturePipeline:
         self._far16 = np.zeros(0, dtype=np.float32)
         # Output samples still to drop so indices stay aligned with the input (backend delay).
         self._up_skip = self._backend.latency_samples
+        self._levels: list[float] = []  # unity-gain window levels not yet sent with a chunk
+        self._levels_at = 0.0  # ADC time of the first of them
+        self._level_count = 0  # backend output samples whose levels were taken
         self.origin_s = 0.0
         self._anchors: deque[tuple[int, float]] = deque(maxlen=ANCHORS)
         self._device_count = 0
@@ -151,6 +155,7 @@ class CapturePipeline:
             return []
         upstream = np.empty(n_frames * FRAME, dtype=np.float32)
         detect = np.empty(n_frames * FRAME, dtype=np.float32)
+        unity = np.empty(n_frames * FRAME, dtype=np.float32)
         gate = np.empty(n_frames * FRAME, dtype=np.bool_)
         for i in range(n_frames):
             sl = slice(i * FRAME, (i + 1) * FRAME)
@@ -158,11 +163,13 @@ class CapturePipeline:
             frame = self._backend.process(near_f, far_f)
             upstream[sl] = frame.upstream
             detect[sl] = frame.detect
+            unity[sl] = frame.upstream if frame.unity is None else frame.unity
             gate[sl] = frame.speech_ok
             self._track_erle(near_f, far_f, frame.upstream)
         self._mic16 = self._mic16[n_frames * FRAME :]
         self._far16 = self._far16[n_frames * FRAME :]
         self.out_rms_db = rms_db(upstream)
+        self._take_levels(unity)
         events: list[PipelineEvent] = []
         if self._up_skip > 0:
             drop = min(self._up_skip, len(upstream))
@@ -173,7 +180,8 @@ class CapturePipeline:
             self._up_skip = 0
         for first, pcm in self._chunker.push(self._out_rs.process(upstream)):
             at = self._time_of(self.origin_s + first / self.session_rate)
-            events.append(AudioChunk(pcm, self.session_rate, first, at))
+            levels, self._levels = tuple(self._levels), []
+            events.append(AudioChunk(pcm, self.session_rate, first, at, levels, self._levels_at))
         for edge in self._vad.process(detect, gate):
             if edge.started:
                 # Over echo the cleaned signal hides the user's first syllable from the VAD;
@@ -186,6 +194,20 @@ class CapturePipeline:
                 events.append(SpeechStopped(*self._stamp(edge.sample)))
         self.vad_probability = self._vad.probability
         return events
+
+    def _take_levels(self, unity: npt.NDArray[np.float32]) -> None:
+        """Window levels of the backend's unity-gain output, dated like the chunks' samples.
+
+        The latency meter places the end of the user's speech on them: the AGC lifts a word's
+        fading tail more than its loud middle, so on the sent audio the tail stays "within N dB
+        of the peak" for tens of ms longer than it did in the room.
+        """
+        power = np.square(unity.reshape(-1, LEVEL_WINDOW), dtype=np.float64).mean(axis=1)
+        if not self._levels:
+            t = (self._level_count - self._backend.latency_samples) / DSP_RATE
+            self._levels_at = self._time_of(t - self._mic_rs.delay_s)  # < 0: before the start
+        self._levels.extend((10.0 * np.log10(np.maximum(power, 1e-20))).tolist())
+        self._level_count += len(unity)
 
     def _dated(self, first: int, mark: str, lookback: int) -> int:
         """The VAD's start ``first`` (detect samples), dated back to the backend's ``mark``."""

@@ -6,21 +6,27 @@ stop stamp) lands ~100 ms after the last sound. A meter built on that stamp repo
 voice-to-voice time shorter than what the user lives through.
 
 :class:`MicLevels` keeps the level of the recent cleaned mic audio in 5 ms windows on the capture
-clock and moves the VAD's end stamp to the audible end near it: the last window within 35 dB of
-the utterance's loudest one and at least 10 dB above the silence that followed, searched only a
-bounded distance around the VAD's stamp. With no clear speech there (a silent mic, a level history
-that does not cover the stamp) the VAD's own stamp is returned unchanged.
+clock (at unity gain where the capture pipeline provides it: the AGC lifts a fading tail more
+than the loud middle of a word) and moves the VAD's end stamp to the audible end near it: the
+last window within 35 dB of the utterance's loudest one and at least 10 dB above the silence that
+followed, searched only a bounded distance around the VAD's stamp. With no clear speech there (a
+silent mic, a level history that does not cover the stamp) the VAD's own stamp is returned
+unchanged.
 
 Thread: one owner (the session loop); nothing here blocks or allocates per sample.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
-WINDOW_S = 0.005
-"""Level window."""
+from app.events import LEVEL_WINDOW_S
+
+WINDOW_S = LEVEL_WINDOW_S
+"""Level window (that of the capture pipeline's unity-gain levels)."""
 HISTORY_S = 6.0
 """How much mic audio the levels cover."""
 BELOW_PEAK_DB = 35.0
@@ -63,6 +69,21 @@ class MicLevels:
         idx = (self._count + np.arange(k)) % size
         self._t[idx] = captured_at + np.arange(k) * (win / sample_rate)
         self._db[idx] = db
+        self._count += k
+
+    def add_levels(self, at: float, levels_db: Sequence[float]) -> None:
+        """Add levels (dBFS) of consecutive windows of this history's length, the first at ``at``.
+
+        The capture pipeline's unity-gain levels (``AudioChunk.levels_db``): the talker's own
+        dynamics, where the sent audio's are compressed by the AGC.
+        """
+        k = len(levels_db)
+        if k == 0:
+            return
+        size = len(self._t)
+        idx = (self._count + np.arange(k)) % size
+        self._t[idx] = at + np.arange(k) * self._window_s
+        self._db[idx] = np.asarray(levels_db, dtype=np.float64)
         self._count += k
 
     def _ordered(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:

@@ -75,8 +75,14 @@ class TurnMarks:
         self.levels = MicLevels()
 
     def mic_audio(self, chunk: AudioChunk) -> None:
-        """Record the level of a cleaned mic chunk (every chunk, uplinked or not)."""
-        self.levels.add(chunk.pcm, chunk.sample_rate, chunk.captured_at)
+        """Record the level of a cleaned mic chunk (every chunk, uplinked or not).
+
+        The pipeline's unity-gain levels when the chunk has them, else the level of its PCM.
+        """
+        if chunk.levels_db:
+            self.levels.add_levels(chunk.levels_at, chunk.levels_db)
+        else:
+            self.levels.add(chunk.pcm, chunk.sample_rate, chunk.captured_at)
 
     def vad_speech_end(self, at: float) -> float:
         """The audible end of the speech a VAD says stopped at ``at`` (capture clock)."""

@@ -30,11 +30,14 @@ class DspFrame(NamedTuple):
         detect: cleaned audio for voice-activity / barge-in detection.
         speech_ok: False when ``detect`` may hold the assistant's echo rather than the user, so
             speech must not start on it (the VAD gate).
+        unity: ``upstream`` before the backend's own gain stage (None: there is none, or it
+            runs inside a library), for levels that must keep the talker's dynamics.
     """
 
     upstream: Frame
     detect: Frame
     speech_ok: bool = True
+    unity: Frame | None = None
 
 
 class DspBackend(abc.ABC):

@@ -116,7 +116,7 @@ class HybridBackend(DspBackend):
             return DspFrame(out, detect, user)
         # Adapt only on the user: with no echo possible the detector's evidence is always on,
         # so silence and noise are kept out by the stage's own level floor.
-        return DspFrame(self._agc.process(out, user), detect, user)
+        return DspFrame(self._agc.process(out, user), detect, user, out)
 
     @property
     def echo_possible(self) -> bool:

@@ -116,3 +116,32 @@ def test_barge_in_during_echo_is_detected_fast_and_only_then(speech: SpeechFixtu
     assert (fed - onset) / DEVICE_RATE <= 0.3  # target 300 ms; measured ≈ 120 ms
     stamp = p.origin_s + start.sample / 24000
     assert abs(stamp - onset / DEVICE_RATE) <= 0.1
+
+
+def test_levels_for_the_meter_keep_the_talker_dynamics_the_agc_lifts(
+    utterance: np.ndarray,
+) -> None:
+    """``AudioChunk.levels_db`` is measured before the AGC, contiguous and dated like the audio."""
+    lead = 1.0
+    start = int(lead * DEVICE_RATE)
+    mic = np.zeros(start * 2 + len(utterance), np.float32)
+    mic[start : start + len(utterance)] = 0.1 * utterance  # a quiet talker: the AGC lifts them
+    runs = {}
+    for agc in (False, True):
+        p = CapturePipeline(DspConfig(agc=agc), DEVICE_RATE, 24000)
+        chunks = [e for e in _feed(p, mic, np.zeros_like(mic)) if isinstance(e, AudioChunk)]
+        p.close()
+        with_levels = [c for c in chunks if c.levels_db]
+        for a, b in zip(with_levels, with_levels[1:], strict=False):  # one contiguous track
+            assert b.levels_at == pytest.approx(a.levels_at + len(a.levels_db) * 0.005, abs=1e-6)
+        pcm = np.frombuffer(b"".join(c.pcm for c in chunks), "<i2").astype(np.float32) / 32768
+        runs[agc] = (with_levels[0].levels_at, [v for c in with_levels for v in c.levels_db], pcm)
+    (t_off, levels_off, pcm_off), (t_on, levels_on, pcm_on) = runs[False], runs[True]
+    assert np.sqrt(np.mean(pcm_on**2)) > 2 * np.sqrt(np.mean(pcm_off**2))  # the AGC did lift
+    assert t_on == t_off
+    np.testing.assert_allclose(levels_on, levels_off)  # the levels did not follow it
+    win = DEVICE_RATE // 200  # the same 5 ms windows, on the input
+    mic_db = 10 * np.log10(np.maximum(np.mean(mic.reshape(-1, win) ** 2, axis=1), 1e-20))
+    loud_in = T0 + 0.005 * int(np.flatnonzero(mic_db > -50.0)[0])
+    loud_at = t_on + 0.005 * int(np.flatnonzero(np.asarray(levels_on) > -50.0)[0])
+    assert loud_at == pytest.approx(loud_in, abs=0.006)  # dated where it was in the input

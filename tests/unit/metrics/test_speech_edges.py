@@ -53,6 +53,17 @@ def test_speech_end_moves_a_late_vad_stamp_back_to_the_last_audible_sample():
     assert levels.speech_end(vad_end) == pytest.approx(QUESTION_END, abs=0.006)
 
 
+def test_window_levels_from_the_pipeline_place_the_end_as_the_audio_does():
+    x = _signal(QUESTION)
+    win = round(RATE * 0.005)
+    power = np.mean(np.square(x[: len(x) // win * win].reshape(-1, win)), axis=1)
+    levels = MicLevels()
+    levels.add_levels(T0, (10 * np.log10(np.maximum(power, 1e-20))).tolist())
+    vad_end = QUESTION_END + 0.11
+    assert levels.speech_end(vad_end) == pytest.approx(_levels(x).speech_end(vad_end), abs=1e-9)
+    assert levels.speech_end(vad_end) == pytest.approx(QUESTION_END, abs=0.006)
+
+
 def test_speech_end_moves_an_early_stamp_forward_by_at_most_the_lookahead():
     levels = _levels(_signal(QUESTION))
     assert levels.speech_end(QUESTION_END - 0.03) == pytest.approx(QUESTION_END, abs=0.006)
