@@ -136,10 +136,10 @@ def render_playback(st: PlaybackState, out: FloatArray, now: float, dac: float) 
 def note_audible(st: PlaybackState, out: FloatArray, n: int, now: float, dac: float) -> None:
     """Stamp the last sample of ``out[:n]`` at or above the audible floor, if there is one."""
     mag, loud = st.abs_scratch[:n], st.audible_mask[:n]  # views of preallocated memory
-    np.abs(out[:n], out=mag)  # in place
+    np.abs(out[n - 1 :: -1], out=mag)  # read backwards into contiguous scratch: no copy
     np.greater_equal(mag, st.audible_amp, out=loud)  # in place
-    back = int(loud[::-1].argmax())  # reversed view: distance of the last loud sample from the end
-    if loud[n - 1 - back]:  # argmax is 0 when nothing is loud: check that sample
+    back = int(loud.argmax())  # distance of the last loud sample from the end (contiguous: no copy)
+    if loud[back]:  # argmax is 0 when nothing is loud: check that sample
         st.audible.store(now, dac, n - back)  # seqlocked raw times, no conversion
 
 

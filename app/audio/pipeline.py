@@ -200,7 +200,7 @@ class CapturePipeline:
 
         The latency meter places the end of the user's speech on them: the AGC lifts a word's
         fading tail more than its loud middle, so on the sent audio the tail stays "within N dB
-        of the peak" for tens of ms longer than it did in the room.
+        of the peak" up to 15 ms longer than it did in the room.
         """
         power = np.square(unity.reshape(-1, LEVEL_WINDOW), dtype=np.float64).mean(axis=1)
         if not self._levels:
