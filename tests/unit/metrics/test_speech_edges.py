@@ -99,3 +99,19 @@ def test_voice_to_voice_counts_from_the_audible_end_of_speech():
     marks.mark("onset", QUESTION_END + 0.8)
     v2v = meter.snapshot().segment("voice_to_voice").last
     assert v2v == pytest.approx(800.0, abs=6.0)
+
+
+def test_the_marks_use_the_chunks_unity_gain_levels_over_their_pcm():
+    """A chunk's ``levels_db`` (before the AGC) place the end, not the level of what was sent."""
+    x = _signal(QUESTION)
+    win = round(RATE * 0.005)
+    per_chunk = CHUNK // win
+    power = np.mean(np.square(x[: len(x) // win * win].reshape(-1, win)), axis=1)
+    db = (10 * np.log10(np.maximum(power, 1e-20))).tolist()
+    lifted = _signal([(3.08, -20.0), (1.0, -70.0)])  # what an AGC might send: a flat level
+    marks = TurnMarks(None, _Playback(), clock=lambda: T0 + 10.0)  # type: ignore[arg-type]
+    for n, chunk in enumerate(_chunks(lifted)):
+        levels = tuple(db[n * per_chunk : (n + 1) * per_chunk])
+        marks.mic_audio(AudioChunk(chunk.pcm, RATE, chunk.first_sample, chunk.captured_at,
+                                   levels, T0 + n * CHUNK / RATE))  # fmt: skip
+    assert marks.vad_speech_end(QUESTION_END + 0.11) == pytest.approx(QUESTION_END, abs=0.006)
