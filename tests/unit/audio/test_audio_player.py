@@ -185,6 +185,7 @@ def test_audio_lost_in_an_aborted_output_was_never_heard() -> None:
     rig.player.attach_output(lambda: None)  # on-demand output: a flush aborts the device buffer
     rig.player.enqueue(dc(0.5, 500), RATE, "r1", "a", 0)
     rig.run(5)
+    rig.clock.output_latency_s = 0.5  # a deep device buffer: no test-thread stall outlasts it
     written = rig.player.last_audible_at()
     before = time.monotonic()
     assert written is not None and written > before  # still in the device buffer
@@ -192,6 +193,7 @@ def test_audio_lost_in_an_aborted_output_was_never_heard() -> None:
     after = time.monotonic()
     cut = rig.player.last_audible_at()
     assert cut is not None and before <= cut <= after
+    rig.clock.output_latency_s = 0.02  # the Rig's own, for the next answer's playout
     rig.player.enqueue(dc(0.5, 20), RATE, "r2", "b", 0)  # audio after the abort is heard
     rig.run(3)
     onset = rig.player.onset_at("b")
