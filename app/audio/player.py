@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -154,8 +155,7 @@ class Player:
         self._drain_seen_total = 0  # [engine thread]
         self._wake: Callable[[], None] | None = None  # the output lane, when on demand
         self._slot_unheard = np.zeros(config.item_slots, dtype=np.int64)  # aborted, never heard
-        self._cut_at = 0.0  # flush time when the output was aborted
-        self._cut_total = -1  # played_total at that flush (-1: no cut)
+        self._cut_at = -math.inf  # last flush that aborted the output (what it held is lost)
         self._open_response: str | None = None  # the response whose audio is still coming
         self._jitter = ArrivalJitter(
             memory=config.playback_jitter_memory,
@@ -226,7 +226,7 @@ class Player:
             last, slot = self.last_sample_at(), st.last_slot
             if last is not None and last > now and slot >= 0:
                 self._slot_unheard[slot] += int((last - now) * self._rate)
-            self._cut_at, self._cut_total = now, st.played_total
+            self._cut_at = now
         st.flush_mark = st.ring.write_count  # stored before the epoch that publishes it
         st.flush_epoch += 1
         if self._wake is not None:
@@ -277,12 +277,7 @@ class Player:
 
     def last_sample_at(self) -> float | None:
         """``time.monotonic()`` at which the last assistant sample written so far leaves the DAC."""
-        read = self._stamp_at(self.state.last)
-        if read is None:
-            return None
-        if self.state.played_total == self._cut_total:  # nothing played since the abort
-            return min(read[0], self._cut_at)
-        return read[0]
+        return self._heard_at(self.state.last)
 
     def last_audible_at(self) -> float | None:
         """``time.monotonic()`` at which the last audible assistant sample leaves the DAC.
@@ -291,13 +286,7 @@ class Player:
         None until one was written. A sample written before an abort of the output but due at
         the DAC after it was never heard: the stamp is then the abort time.
         """
-        read = self._stamp_at(self.state.audible)
-        if read is None:
-            return None
-        at, written = read
-        if self._cut_total >= 0 and written <= self._cut_at:  # written before the abort
-            return min(at, self._cut_at)
-        return at
+        return self._heard_at(self.state.audible)
 
     def honour_flush_stopped(self) -> None:
         """Consumer side of a flush while the output stream is stopped (no callback can run).
@@ -384,8 +373,12 @@ class Player:
         st.target_frames = max(st.base_frames, min(round(target_s * self._rate), st.max_frames))
         st.play_at = jitter.anchor + st.target_frames / self._rate
 
-    def _stamp_at(self, stamp: DacStamp) -> tuple[float, float] | None:
-        """``(monotonic DAC time, callback time)`` of a consistent read of ``stamp``."""
+    def _heard_at(self, stamp: DacStamp) -> float | None:
+        """Monotonic DAC time of ``stamp``'s sample, from a consistent (seqlock) read.
+
+        A sample written before an abort of the output but due at the DAC after it was lost
+        with the device buffer: what was heard ended at the abort.
+        """
         for _ in range(100):
             seq = stamp.seq
             if seq == 0:
@@ -393,7 +386,8 @@ class Player:
             if seq & 1 == 0:
                 now, dac, offset = stamp.now, stamp.dac, stamp.offset
                 if stamp.seq == seq:
-                    return self._clock.dac_to_monotonic(now, dac) + offset / self._rate, now
+                    at = self._clock.dac_to_monotonic(now, dac) + offset / self._rate
+                    return min(at, self._cut_at) if now <= self._cut_at else at
             time.sleep(0)  # the callback is mid-store: let it finish
         return None
 

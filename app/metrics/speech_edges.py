@@ -64,12 +64,7 @@ class MicLevels:
             return
         blocks = x[: k * win].astype(np.float64).reshape(k, win) / 32768.0
         power = np.mean(blocks * blocks, axis=1)
-        db = 10.0 * np.log10(np.maximum(power, 1e-20))
-        size = len(self._t)
-        idx = (self._count + np.arange(k)) % size
-        self._t[idx] = captured_at + np.arange(k) * (win / sample_rate)
-        self._db[idx] = db
-        self._count += k
+        self._store(captured_at, win / sample_rate, 10.0 * np.log10(np.maximum(power, 1e-20)))
 
     def add_levels(self, at: float, levels_db: Sequence[float]) -> None:
         """Add levels (dBFS) of consecutive windows of this history's length, the first at ``at``.
@@ -77,13 +72,15 @@ class MicLevels:
         The capture pipeline's unity-gain levels (``AudioChunk.levels_db``): the talker's own
         dynamics, where the sent audio's are compressed by the AGC.
         """
-        k = len(levels_db)
-        if k == 0:
-            return
-        size = len(self._t)
-        idx = (self._count + np.arange(k)) % size
-        self._t[idx] = at + np.arange(k) * self._window_s
-        self._db[idx] = np.asarray(levels_db, dtype=np.float64)
+        if levels_db:
+            self._store(at, self._window_s, np.asarray(levels_db, dtype=np.float64))
+
+    def _store(self, at: float, step: float, db: npt.NDArray[np.float64]) -> None:
+        """Append window levels ``db``, the first at ``at`` and each ``step`` s after the last."""
+        k = len(db)
+        idx = (self._count + np.arange(k)) % len(self._t)
+        self._t[idx] = at + np.arange(k) * step
+        self._db[idx] = db
         self._count += k
 
     def _ordered(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
