@@ -14,7 +14,14 @@ tracked on echo-only frames; Speex evidence must exceed it by ``speex_margin_db`
 ``speex_ratio_db``), and is ignored altogether while that quantile is above ``speex_trust_db``
 (from start-up until Speex has shown it cancels), leaving WebRTC evidence alone to decide. Speex
 evidence must also be loud: within ``speex_level_db`` of the average echo level, since in the far
-end's quiet moments Speex's output over a tiny mic level says nothing.
+end's quiet moments Speex's output over a tiny mic level says nothing. And WebRTC must not
+contradict it: its output within ``speex_corroborate_db`` of the mic. When the echo path moves
+(a sound-server loopback re-timing its resampler), Speex's output jumps to the mic level on echo
+alone while AEC3, which tracks the delay, holds its output 50–80 dB under the mic. AEC3 suppresses
+a user's first syllables too, but less: in the e2e rig's recorded interruptions, 82–86% of the
+frames where Speex's output reached the mic level in the user's first 400 ms had AEC3's output
+within 50 dB of the mic, against 6–9% of such frames on echo alone. Such a leak, at a moment
+Speex was trusted, was the rig's remaining self-interrupt.
 
 States: no far end within ``echo_hold_ms`` → no echo possible (``near`` and ``confirmed`` True:
 nothing to hide). Otherwise WebRTC evidence makes ``near`` and ``confirmed`` True, held for
@@ -70,6 +77,8 @@ class DoubleTalkSettings:
         speex_margin_db: onset evidence must exceed that quantile by this much.
         speex_trust_db: Speex evidence is ignored while that quantile is above this (Speex is
             not cancelling well enough for its output level to tell near speech from echo).
+        speex_corroborate_db: Speex evidence also needs WebRTC's output above this relative to
+            the mic (AEC3 holding its output far below it says the loud Speex output is echo).
         speex_level_db: Speex evidence must also be within this of the average echo level at the
             mic (quiet moments of the far end leave Speex's output level meaningless).
         track_step_db: step of the quantile tracker per echo-only frame.
@@ -105,6 +114,7 @@ class DoubleTalkSettings:
     speex_margin_db: float = 6.0
     speex_trust_db: float = -15.0
     speex_level_db: float = -17.0
+    speex_corroborate_db: float = -50.0
     track_step_db: float = 0.8
     track_lag_ms: int = 300
     webrtc_ratio_db: float = -15.0
@@ -164,6 +174,7 @@ class DoubleTalkDetector:
         self._far_on = _lin(s.far_active_dbfs)
         self._floor = _lin(s.floor_dbfs)
         self._level_ratio = _lin(s.speex_level_db)
+        self._corroborate = _lin(s.speex_corroborate_db)
         self._echo_pow = 0.0  # smoothed mic power on echo-only frames
         self._webrtc_ratio = _lin(s.webrtc_ratio_db)
         self._webrtc_max = _lin(s.webrtc_max_db)
@@ -224,7 +235,12 @@ class DoubleTalkDetector:
             and speex > self._level_ratio * self._echo_pow
             and ratio_db > s.speex_ratio_db
         )
-        onset = trusted and raw and ratio_db > self.residual_db + s.speex_margin_db
+        onset = (
+            trusted
+            and raw
+            and ratio_db > self.residual_db + s.speex_margin_db
+            and webrtc > self._corroborate * mic
+        )
         confirm = (
             webrtc > self._floor and self._webrtc_ratio * mic < webrtc <= self._webrtc_max * mic
         )

@@ -58,6 +58,22 @@ def test_speex_evidence_starts_near_fast_when_speex_is_trusted() -> None:
     assert after[-1] is False
 
 
+def test_a_speex_leak_that_aec3_holds_far_below_the_mic_is_not_the_user() -> None:
+    dtd = DoubleTalkDetector()
+    _echo_only(dtd, 1000, speex_db=-30.0, webrtc_db=-60.0)
+    assert dtd.residual_db < DoubleTalkSettings().speex_trust_db  # Speex is trusted
+    # Frame levels (mic, Speex, AEC3 output; dBFS) of the e2e rig's self-interrupt: the
+    # loopback's echo path moved, Speex's output came within 4–9 dB of the mic on echo alone
+    # for six frames, AEC3 kept its output on its floor 70–80 dB under the mic.
+    leak = [(-35.4, -40.6, -108.1), (-28.0, -35.1, -108.0), (-23.9, -32.1, -107.7),
+            (-26.3, -35.0, -108.1), (-29.3, -37.8, -107.1), (-32.7, -36.6, -97.5)]  # fmt: skip
+    decided = [dtd.update(_db(m), FAR, _db(s), _db(w)) for m, s, w in leak]
+    assert not any(decided) and not dtd.evidence
+    # The same Speex levels with AEC3 30 dB under the mic (a user it suppresses) are near speech.
+    decided = [dtd.update(_db(m), FAR, _db(s), _db(m - 30.0)) for m, s, _w in leak]
+    assert decided[1:] == [True] * 5
+
+
 def test_webrtc_evidence_confirms_and_holds_through_word_gaps() -> None:
     dtd = DoubleTalkDetector(settings=DoubleTalkSettings(hang_long_ms=300))
     _echo_only(dtd, 300, speex_db=-30.0, webrtc_db=-60.0)
