@@ -21,7 +21,7 @@ alone while AEC3, which tracks the delay, holds its output 50–80 dB under the 
 a user's first syllables too, but less: in the e2e rig's recorded interruptions, 82–86% of the
 frames where Speex's output reached the mic level in the user's first 400 ms had AEC3's output
 within 50 dB of the mic, against 6–9% of such frames on echo alone. Such a leak, at a moment
-Speex was trusted, was the rig's remaining self-interrupt.
+Speex was trusted, was one of the rig's self-interrupts (replayed from its recording).
 
 States: no far end within ``echo_hold_ms`` → no echo possible (``near`` and ``confirmed`` True:
 nothing to hide). Otherwise WebRTC evidence makes ``near`` and ``confirmed`` True, held for

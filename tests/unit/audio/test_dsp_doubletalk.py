@@ -62,7 +62,7 @@ def test_a_speex_leak_that_aec3_holds_far_below_the_mic_is_not_the_user() -> Non
     dtd = DoubleTalkDetector()
     _echo_only(dtd, 1000, speex_db=-30.0, webrtc_db=-60.0)
     assert dtd.residual_db < DoubleTalkSettings().speex_trust_db  # Speex is trusted
-    # Frame levels (mic, Speex, AEC3 output; dBFS) of the e2e rig's self-interrupt: the
+    # Frame levels (mic, Speex, AEC3 output; dBFS) of a self-interrupt on the e2e rig: the
     # loopback's echo path moved, Speex's output came within 4–9 dB of the mic on echo alone
     # for six frames, AEC3 kept its output on its floor 70–80 dB under the mic.
     leak = [(-35.4, -40.6, -108.1), (-28.0, -35.1, -108.0), (-23.9, -32.1, -107.7),
