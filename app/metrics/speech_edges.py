@@ -25,8 +25,6 @@ import numpy.typing as npt
 
 from app.events import LEVEL_WINDOW_S
 
-WINDOW_S = LEVEL_WINDOW_S
-"""Level window (that of the capture pipeline's unity-gain levels)."""
 HISTORY_S = 6.0
 """How much mic audio the levels cover."""
 BELOW_PEAK_DB = 35.0
@@ -48,7 +46,7 @@ class MicLevels:
         window_s: level window length.
     """
 
-    def __init__(self, history_s: float = HISTORY_S, window_s: float = WINDOW_S) -> None:
+    def __init__(self, history_s: float = HISTORY_S, window_s: float = LEVEL_WINDOW_S) -> None:
         self._window_s = window_s
         size = max(1, round(history_s / window_s))
         self._t = np.zeros(size, dtype=np.float64)
