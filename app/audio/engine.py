@@ -202,7 +202,7 @@ class AudioEngine:
 
     def telemetry(self) -> AudioTelemetry:
         """A snapshot for polling (levels of the latest block, counters, latencies)."""
-        shared, info, st = self._shared, self._watchdog.info, self._playback
+        shared, info, st, lane = self._shared, self._watchdog.info, self._playback, self._lane
         in_rms, in_peak, out_rms, out_peak = self._levels
         erle = getattr(self._pipeline, "erle_db", None)
         in_lat, out_lat = self._in_latency_s, self._out_latency_s
@@ -232,6 +232,8 @@ class AudioEngine:
             playback_target_ms=st.target_frames * 1000.0 / self._config.device_rate,
             playback_queued_ms=self._player.queued_ms(),
             pipeline_errors=self.pipeline_errors,
+            output_started_at=lane.started_at if lane is not None else None,
+            output_start_ms=lane.start_s * 1000.0 if lane is not None else 0.0,
         )
 
     def self_test(

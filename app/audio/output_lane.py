@@ -77,6 +77,10 @@ class OutputLane:
         self.starts = 0
         self.aborts = 0
         self.errors = 0
+        self.started_at: float | None = None
+        """Monotonic time the last successful start was asked for (None: never started)."""
+        self.start_s = 0.0
+        """How long that start call took (the stream primes the device buffer inside it)."""
 
     def start(self) -> None:
         """Start the ``audio-output`` thread."""
@@ -151,8 +155,10 @@ class OutputLane:
                     self._wait_s = wait
                     return
             self._pending_since = None
+            asked = time.monotonic()
             if backend.start_output():
                 self.starts += 1
+                self.started_at, self.start_s = asked, time.monotonic() - asked
             return
         self._pending_since = None
         if not running:

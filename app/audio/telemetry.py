@@ -52,6 +52,9 @@ class AudioTelemetry:
         playback_target_ms: current jitter-buffer target (grows after underruns).
         playback_queued_ms: assistant audio queued and not yet written to the device.
         pipeline_errors: exceptions raised by the DSP pipeline (block skipped).
+        output_started_at: monotonic time the on-demand output was last started (None: never,
+            or the output runs all the time).
+        output_start_ms: how long that start call took (it primes the device buffer).
     """
 
     state: EngineState
@@ -77,6 +80,8 @@ class AudioTelemetry:
     playback_target_ms: float
     playback_queued_ms: float
     pipeline_errors: int
+    output_started_at: float | None = None
+    output_start_ms: float = 0.0
 
 
 def to_dbfs(value: float) -> float:

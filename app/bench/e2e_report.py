@@ -61,6 +61,12 @@ ROWS: tuple[tuple[str, str, str, float | None, str], ...] = (
 _FA = (
     ("fa_stage_receive_ms.p95", "server send → client first_audio mark"),
     ("fa_stage_app_ms.p95", "first_audio mark → app onset mark (the app's own estimate)"),
+    (
+        "fa_stage_wait_ms.p95",
+        "of which first_audio mark → output start asked (a device buffer's "
+        "worth of audio queued, the output thread woken)",
+    ),
+    ("fa_stage_start_ms.p95", "of which the output start call (it primes the device buffer)"),
     ("fa_stage_dac_error_ms.p95", "outside onset − app onset mark"),
     ("device_output_latency_ms.p50", "PortAudio output latency the app reports"),
 )

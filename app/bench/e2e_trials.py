@@ -132,7 +132,10 @@ def _meter_first_audio(
 
     Stages: server send → the client's ``first_audio`` mark (socket + parse), that mark → the
     app's ``onset`` mark (the app's own view: queue + device latency), and the outside onset −
-    the app's ``onset`` mark (how far the app's DAC-time estimate is off, signed).
+    the app's ``onset`` mark (how far the app's DAC-time estimate is off, signed). The app's
+    stage is split by the output lane's start (``AudioTelemetry.output_started_at``): the mark →
+    the start asked for (the audio queued, a device buffer's worth waited for, the lane woken),
+    and the start call itself (it primes the device buffer).
     """
     turn = app.meter_turn_near("first_audio", sent_at, within=1.0)
     meter = turn.values.get("first_audio_to_speaker") if turn is not None else None
@@ -146,6 +149,11 @@ def _meter_first_audio(
     out.add(f"{prefix}fa_stage_app_ms", meter)
     if "onset" in turn.marks:
         out.add(f"{prefix}fa_stage_dac_error_ms", (heard_at - turn.marks["onset"]) * 1000.0)
+    tel = app.core.telemetry()
+    started = tel.output_started_at if tel is not None else None
+    if tel is not None and started is not None and received <= started <= received + 1.0:
+        out.add(f"{prefix}fa_stage_wait_ms", (started - received) * 1000.0)
+        out.add(f"{prefix}fa_stage_start_ms", tel.output_start_ms)
 
 
 def bargein_trials(

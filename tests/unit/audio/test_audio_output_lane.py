@@ -185,6 +185,45 @@ def test_lane_step_decisions_without_threads() -> None:
         assert [run for run, _ in cuts] == [1]
 
 
+def test_the_lane_times_each_start_it_asks_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    with stepped_lane() as (engine, backend, lane):
+        assert lane.started_at is None
+        real_start = backend.start_output
+        calls: list[float] = []
+
+        def slow_start() -> bool:  # a stream start that primes for 20 ms
+            calls.append(time.monotonic())
+            time.sleep(0.02)
+            return real_start()
+
+        monkeypatch.setattr(backend, "start_output", slow_start)
+        engine.player.enqueue(pcm_dc(0.5, 30), RATE, "r1", "a", 0)
+        before = time.monotonic()
+        lane.step(before)
+        assert backend.output_running()
+        assert lane.started_at is not None and before <= lane.started_at <= calls[0]
+        assert 0.02 <= lane.start_s < 1.0
+        first = lane.started_at
+        engine.player.flush()
+        lane.step(time.monotonic())  # aborted
+        monkeypatch.setattr(backend, "start_output", lambda: False)  # the device refuses
+        engine.player.enqueue(pcm_dc(0.5, 30), RATE, "r2", "b", 0)
+        lane.step(time.monotonic())
+        assert lane.started_at == first  # only a start that happened is timed
+
+
+def test_telemetry_reports_when_the_output_last_started(rig: Rig) -> None:
+    engine, backend, _ = rig
+    assert engine.telemetry().output_started_at is None
+    before = time.monotonic()
+    engine.player.enqueue(pcm_dc(0.5, 50), RATE, "r1", "a", 0)
+    wait(lambda: backend.output_starts == 1)
+    wait(lambda: engine.telemetry().output_started_at is not None)
+    tel = engine.telemetry()
+    assert tel.output_started_at is not None and before <= tel.output_started_at <= time.monotonic()
+    assert 0.0 <= tel.output_start_ms < 1000.0
+
+
 def test_a_jitter_target_is_waited_for_before_the_output_starts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
