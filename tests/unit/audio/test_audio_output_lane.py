@@ -11,11 +11,13 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from app.audio import callback as callback_module
+from app.audio import output_lane as output_lane_module
 from app.audio.config import AudioConfig
 from app.audio.engine import AudioEngine
 from app.audio.fake_backend import FakeAudioBackend
@@ -188,21 +190,20 @@ def test_lane_step_decisions_without_threads() -> None:
 def test_the_lane_times_each_start_it_asks_for(monkeypatch: pytest.MonkeyPatch) -> None:
     with stepped_lane() as (engine, backend, lane):
         assert lane.started_at is None
+        clock = [100.0]  # the lane's monotonic clock, advanced only by the start call
+        monkeypatch.setattr(output_lane_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
         real_start = backend.start_output
-        calls: list[float] = []
 
         def slow_start() -> bool:  # a stream start that primes for 20 ms
-            calls.append(time.monotonic())
-            time.sleep(0.02)
+            clock[0] += 0.02
             return real_start()
 
         monkeypatch.setattr(backend, "start_output", slow_start)
         engine.player.enqueue(pcm_dc(0.5, 30), RATE, "r1", "a", 0)
-        before = time.monotonic()
-        lane.step(before)
+        lane.step(time.monotonic())
         assert backend.output_running()
-        assert lane.started_at is not None and before <= lane.started_at <= calls[0]
-        assert 0.02 <= lane.start_s < 1.0
+        assert lane.started_at == 100.0  # asked before the call, not when it returned
+        assert lane.start_s == pytest.approx(0.02)
         first = lane.started_at
         engine.player.flush()
         lane.step(time.monotonic())  # aborted
