@@ -87,7 +87,7 @@ class MicLevels:
         return self._t[idx], self._db[idx]
 
     def speech_end(self, vad_end: float) -> float:
-        """The end of the last audible window of the utterance a VAD says ended at ``vad_end``."""
+        """The middle of the last audible window of the speech a VAD says ended at ``vad_end``."""
         t, db = self._ordered()
         speech = (t >= vad_end - 2.0) & (t < vad_end)
         if not speech.any():
@@ -105,4 +105,4 @@ class MicLevels:
         hits = np.flatnonzero(near)
         if hits.size == 0:
             return vad_end
-        return float(t[hits[-1]]) + self._window_s
+        return float(t[hits[-1]]) + self._window_s / 2

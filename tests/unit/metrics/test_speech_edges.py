@@ -64,6 +64,14 @@ def test_window_levels_from_the_pipeline_place_the_end_as_the_audio_does():
     assert levels.speech_end(vad_end) == pytest.approx(QUESTION_END, abs=0.006)
 
 
+@pytest.mark.parametrize("into_window", [0.3, 0.5, 0.7, 0.9])
+def test_speech_end_is_off_by_at_most_half_a_window_wherever_the_sound_stops(into_window):
+    # The last audible sample falls ``into_window`` of the way into a 5 ms level window.
+    end_s = 2.08 + into_window * 0.005
+    levels = _levels(_signal([(1.0, -70.0), (1.0, -20.0), (end_s - 2.0, -45.0), (1.0, -70.0)]))
+    assert levels.speech_end(T0 + end_s + 0.11) == pytest.approx(T0 + end_s, abs=0.0026)
+
+
 def test_speech_end_moves_an_early_stamp_forward_by_at_most_the_lookahead():
     levels = _levels(_signal(QUESTION))
     assert levels.speech_end(QUESTION_END - 0.03) == pytest.approx(QUESTION_END, abs=0.006)
