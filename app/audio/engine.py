@@ -351,8 +351,9 @@ class AudioEngine:
                 self._apply_cuts(timeline)
             if dac > 0.0 and current > 0.0:
                 self._out_latency_s = self._smooth(self._out_latency_s, dac - current)
-            # PortAudio's DAC time through the stable clock offset (no callback jitter).
-            timeline.add(ring.data[k, 0], self._clock.dac_to_monotonic(now, dac), run)
+            # PortAudio's DAC time through the stable clock offset (no callback jitter); the
+            # callback's own time tells a primed start's blocks from those played in real time.
+            timeline.add(ring.data[k, 0], self._clock.dac_to_monotonic(now, dac), run, now)
             ring.release()
 
     def _poll_playback(self) -> None:

@@ -10,6 +10,16 @@ by a constant delay, whatever the phase between the streams or how often the out
 An aborted output run never played what was still queued in the device: ``cut(run, at)`` clears
 that run's audio from ``at`` on, so the AEC gets exactly what was really played.
 
+A primed start misdates its own run. PortAudio (ALSA, through PulseAudio) fills the device buffer
+with back-to-back callbacks inside the start call and dates them as if the first sample played at
+once; the sound server starts playing a few ms later. Measured on the rig (16 runs), the first
+callback that ran in real time dated its block 0.4–6.7 ms after where the priming blocks had put
+it, a different amount every run, and every later block agreed with it to 0.1 ms. Laid where the
+priming said, the echo the AEC heard moved by that much from one answer to the next (22.5–30.8 ms
+behind its reference, against a loopback that stayed at 20.0 ± 0.2 ms), and AEC3 leaked echo while
+it re-converged. So a run is re-anchored once, as soon as two blocks from callbacks that ran in
+real time agree on where it really is: the part of it not yet handed to the AEC moves there.
+
 Thread: the engine thread only.
 """
 
@@ -22,6 +32,9 @@ from app.audio.ringbuffer import FloatArray
 _CAPACITY = 1 << 17  # 2.7 s at 48 kHz: far more than the output + input latency
 _RESYNC_S = 0.015  # reported DAC times this far off the contiguous position are suspect...
 _RESYNC_BLOCKS = 5  # ...and re-anchor the run when that many blocks in a row agree on it
+_REAL_TIME_GAP = 0.5  # a callback this many blocks after the previous one ran in real time
+_SETTLE_TOL_S = 0.0005  # two real-time blocks agree on the run's position within this...
+_SETTLE_BLOCKS = 8  # ...among its first this many real-time blocks, or the run stays as laid
 
 
 class FarTimeline:
@@ -44,6 +57,11 @@ class FarTimeline:
         self._read_to: int | None = None  # everything before this index was handed out
         self._run = -1  # output run of the latest block added
         self._run_end = 0  # index just past that run's latest block
+        self._run_first = 0  # index of that run's first block
+        self._called_at: float | None = None  # when the callback of the latest block ran
+        self._settled = True  # the latest run was re-anchored on its real-time blocks (or given up)
+        self._real_offsets: list[int] = []  # real-time blocks' reported − laid position, this run
+        self.settle_shifts: list[int] = []  # samples each run was moved by (the latest 64)
         self._cut_runs: dict[int, float] = {}
         self.late_blocks = 0  # blocks that arrived after their time was read (dropped)
 
@@ -68,7 +86,9 @@ class FarTimeline:
         if run == self._run:
             self._clear(max(self.index(at), self._read_to or 0), self._run_end)
 
-    def add(self, block: FloatArray, dac_time: float, run: int) -> None:
+    def add(
+        self, block: FloatArray, dac_time: float, run: int, called_at: float | None = None
+    ) -> None:
         """Lay one played block on the timeline; ``dac_time`` is when its first sample played.
 
         Blocks of one run are contiguous on the device, so each follows the previous one
@@ -76,9 +96,18 @@ class FarTimeline:
         ``_RESYNC_S`` for ``_RESYNC_BLOCKS`` blocks in a row (a real gap, e.g. an xrun). Single
         outliers (coarse latency reports under load, PortAudio's priming blocks, which all
         report the start time) would otherwise shift the reference for the rest of the run.
+        ``called_at`` (monotonic time the callback ran) tells the priming blocks from those
+        played in real time; with it the run is re-anchored once on the latter (module doc).
         """
         start = self.index(dac_time)
         if run == self._run:
+            real_time = (
+                called_at is not None
+                and self._called_at is not None
+                and called_at - self._called_at >= _REAL_TIME_GAP * len(block) / self.rate
+            )
+            if real_time and not self._settled and abs(start - self._run_end) <= self._resync:
+                self._settle(start - self._run_end)
             if abs(start - self._run_end) > self._resync:
                 self._off_count += 1
             else:
@@ -90,6 +119,9 @@ class FarTimeline:
                 self.resyncs += 1
         else:
             self._off_count = 0
+            self._run_first, self._real_offsets = start, []
+            self._settled = called_at is None
+        self._called_at = called_at
         n = len(block)
         skip = 0 if self._read_to is None else max(0, self._read_to - start)
         if skip >= n:
@@ -100,6 +132,36 @@ class FarTimeline:
         if keep > skip:
             self._write(start + skip, block[skip:keep])
         self._run, self._run_end = run, start + n
+
+    def _settle(self, offset: int) -> None:
+        """A real-time block of the latest run says it sits ``offset`` samples off its place."""
+        offsets = self._real_offsets
+        offsets.append(offset)
+        if len(offsets) >= 2 and abs(offsets[-1] - offsets[-2]) <= _SETTLE_TOL_S * self.rate:
+            self._settled = True
+            self._move_run(offset)
+        elif len(offsets) >= _SETTLE_BLOCKS:
+            self._settled = True  # the reports disagree: keep the run where the priming put it
+
+    def _move_run(self, shift: int) -> None:
+        """Move what is laid of the latest run by ``shift`` samples (only what is still unread)."""
+        self.settle_shifts.append(shift)
+        del self.settle_shifts[:-64]
+        lo, hi = self._run_first, self._run_end
+        if self._read_to is not None:
+            lo = max(lo, self._read_to)
+        if shift != 0 and hi > lo:
+            if hi - lo >= _CAPACITY:
+                lo = hi - _CAPACITY + 1
+            idx = np.arange(lo, hi) & self._mask
+            laid = self._data[idx]  # a copy: the run's unread audio (tens of ms, once per run)
+            self._clear(lo, hi)
+            dest = lo + shift
+            if self._read_to is not None and dest < self._read_to:  # its time was already read
+                laid, dest = laid[self._read_to - dest :], self._read_to
+            self._write(dest, laid)
+        self._run_first += shift
+        self._run_end += shift
 
     def read(self, capture_time: float, out: FloatArray) -> None:
         """Fill ``out`` with the reference of a mic block whose first sample was captured then."""

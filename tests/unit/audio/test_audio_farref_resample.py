@@ -35,6 +35,60 @@ def test_blocks_of_one_run_are_contiguous_despite_jitter_and_priming() -> None:
     np.testing.assert_array_equal(out, np.repeat([0.1, 0.2, 0.3], F).astype(np.float32))
 
 
+def _primed_run(tl: FarTimeline, start: float, late_s: float, real_blocks: int) -> None:
+    """Three priming blocks dated from ``start`` (back-to-back callbacks), then real-time ones.
+
+    The server really started the run ``late_s`` after ``start``: the real-time callbacks
+    (10 ms apart) report that. Block ``k`` holds the value ``k + 1`` (tenths).
+    """
+    for k in range(3):
+        tl.add(block((k + 1) / 10), start + k * 0.01, run=1, called_at=50.0 + k * 0.0002)
+    for k in range(3, 3 + real_blocks):
+        tl.add(block((k + 1) / 10), start + late_s + k * 0.01, 1, called_at=50.0 + k * 0.01)
+
+
+def test_a_primed_run_moves_to_where_its_real_time_blocks_say_it_played() -> None:
+    tl = FarTimeline(RATE, lead_s=0.0)
+    _primed_run(tl, 10.0, late_s=0.003, real_blocks=3)
+    assert tl.settle_shifts == [144]  # 3 ms: the priming dated the run that much early
+    out = np.zeros(5 * F, np.float32)
+    tl.read(10.003, out)
+    expected = np.repeat([0.1, 0.2, 0.3, 0.4, 0.5], F).astype(np.float32)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_a_run_is_moved_once_and_never_over_what_was_already_read() -> None:
+    tl = FarTimeline(RATE, lead_s=0.0)
+    head = np.zeros(F // 2, np.float32)
+    for k in range(3):
+        tl.add(block((k + 1) / 10), 20.0 + k * 0.01, run=1, called_at=60.0 + k * 0.0002)
+    tl.read(20.0, head)  # the AEC already took the first 5 ms where the priming put them
+    np.testing.assert_array_equal(head, np.float32(0.1))
+    for k in range(3, 8):  # the run really started 4 ms earlier... then a late report
+        late = 0.0 if k < 7 else 0.005
+        tl.add(block((k + 1) / 10), 20.0 - 0.004 + late + k * 0.01, 1, called_at=60.0 + k * 0.01)
+    assert tl.settle_shifts == [-192]  # once: the later 5 ms report does not move it again
+    out = np.zeros(F, np.float32)
+    tl.read(20.005, out)  # 4 ms later in the run than where the read stopped; nothing twice
+    np.testing.assert_array_equal(out[:48], np.float32(0.1))  # block 0 from 9 ms on (432 of 480)
+    np.testing.assert_array_equal(out[48:], np.float32(0.2))
+
+
+def test_disagreeing_real_time_reports_leave_the_run_where_it_was_laid() -> None:
+    tl = FarTimeline(RATE, lead_s=0.0)
+    for k in range(3):
+        tl.add(block(0.5), 30.0 + k * 0.01, run=1, called_at=70.0 + k * 0.0002)
+    for k in range(3, 14):  # coarse reports under load: 0, 2, 4, 6 ... ms off, never agreeing
+        off = (k % 4) * 0.002
+        tl.add(block(0.5), 30.0 + off + k * 0.01, 1, called_at=70.0 + k * 0.01)
+    assert tl.settle_shifts == []
+    out = np.zeros(F, np.float32)
+    tl.read(30.0, out)
+    np.testing.assert_array_equal(out, 0.5)
+    tl.read(29.99, out)
+    assert not np.any(out)
+
+
 def test_outliers_do_not_shift_a_run_but_a_lasting_gap_re_anchors_it() -> None:
     tl = FarTimeline(RATE, lead_s=0.0)
     tl.add(block(0.125), 30.0, run=1)
