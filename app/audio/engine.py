@@ -278,7 +278,12 @@ class AudioEngine:
             now, current = float(times[CLOCK_NOW]), float(times[CLOCK_CURRENT])
             dac, seq = float(times[CLOCK_DAC]), int(times[CLOCK_SEQ])
             ring.release()
-            self._process_block(mic, far, now, current, dac, seq)
+            try:
+                self._process_block(mic, far, now, current, dac, seq)
+            except Exception:  # a bug in one block (alignment, DSP) must not end the capture
+                self.pipeline_errors += 1
+                if self.pipeline_errors == 1 or self.pipeline_errors % 1000 == 0:
+                    log.exception("capture block failed (%d blocks skipped)", self.pipeline_errors)
 
     def _process_block(
         self, mic: FloatArray, far: FloatArray, now: float, current: float, dac: float, seq: int
@@ -303,14 +308,7 @@ class AudioEngine:
         if tap is not None:
             tap.feed(mic, far)
         self._poll_playback()
-        try:
-            events = self._pipeline.process(mic, far, adc_time)
-        except Exception:
-            self.pipeline_errors += 1
-            if self.pipeline_errors == 1 or self.pipeline_errors % 1000 == 0:
-                log.exception("DSP pipeline failed (%d blocks skipped)", self.pipeline_errors)
-            return
-        for event in events:
+        for event in self._pipeline.process(mic, far, adc_time):
             self._emit(event)
 
     def _reference_time(self, adc_time: float, seq: int) -> float:

@@ -51,7 +51,8 @@ class AudioTelemetry:
         output_latency_ms: callback → DAC latency from PortAudio times, else the nominal one.
         playback_target_ms: current jitter-buffer target (grows after underruns).
         playback_queued_ms: assistant audio queued and not yet written to the device.
-        pipeline_errors: exceptions raised by the DSP pipeline (block skipped).
+        pipeline_errors: exceptions raised while processing a captured block (clock, far-end
+            alignment, DSP pipeline): the block was skipped, the engine thread went on.
         output_started_at: monotonic time the on-demand output was last started (None: never,
             or the output runs all the time).
         output_start_ms: how long that start call took (it primes the device buffer).

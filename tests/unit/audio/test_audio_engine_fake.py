@@ -111,6 +111,41 @@ def test_mic_blocks_reach_the_pipeline_in_order_with_monotonic_times(rig: Rig) -
     assert 5.0 < tel.input_latency_ms < 40.0 and 10.0 < tel.output_latency_ms < 40.0
 
 
+class FlakyPipeline(StandInPipeline):
+    """Raises on one block, like a bug that only one input triggers."""
+
+    def process(self, mic: np.ndarray, far: np.ndarray, adc_time: float) -> list[object]:
+        if len(self.blocks) == 5 and not getattr(self, "failed", False):
+            self.failed = True
+            raise FloatingPointError("one bad block")
+        return super().process(mic, far, adc_time)
+
+
+def test_a_block_that_fails_anywhere_is_skipped_and_the_capture_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    mic = (0.3 * np.sin(2 * np.pi * 300 * np.arange(RATE * 20) / RATE)).astype(np.float32)
+    backend = FakeAudioBackend(mic, paced=True)
+    pipeline, events = FlakyPipeline(), Events()
+    engine = AudioEngine(CONFIG, pipeline, events, backend)
+    observe, calls = engine._clock.observe, []
+
+    def failing_once(now: float, current: float) -> None:  # a bug outside the DSP pipeline
+        calls.append(now)
+        if len(calls) == 10:
+            raise ZeroDivisionError("clock bug")
+        observe(now, current)
+
+    engine._clock.observe = failing_once  # type: ignore[method-assign]
+    engine.start()
+    try:
+        events.wait_for(lambda items: len(items) >= 30)
+        assert engine.telemetry().pipeline_errors == 2
+        assert "capture block failed (1 blocks skipped)" in caplog.text
+    finally:
+        engine.stop()
+
+
 def test_playback_reaches_the_device_and_drained_is_published(rig: Rig) -> None:
     engine, backend, pipeline, events = rig
     pcm = (np.full(RATE // 10, 0.5, np.float32) * 32768).astype("<i2").tobytes()
