@@ -38,8 +38,12 @@ class PlaybackSink(Protocol):
     def played_ms(self, item_id: str) -> float:
         """Milliseconds of ``item_id`` actually written to the device so far."""
 
-    def onset_at(self, item_id: str) -> float | None:
-        """``time.monotonic()`` when the first sample of ``item_id`` reached the DAC, if it has."""
+    def onset_at(self, item_id: str, final: bool = False) -> float | None:
+        """``time.monotonic()`` when the first sample of ``item_id`` reached the DAC, if it has.
+
+        None also while that time is not final yet; ``final`` (nothing more will play) asks
+        for the best dating there is.
+        """
 
     def last_audible_at(self) -> float | None:
         """``time.monotonic()`` at which the last audible assistant sample reaches the DAC."""

@@ -38,6 +38,13 @@ class PaClock:
         self.valid = False
         self.input_latency_s = 0.0
         self.output_latency_s = 0.0
+        # Primed starts (see app.audio.farref): written by the engine thread, read by any. Each
+        # is replaced whole, the runs tuple before the rest, so a reader sees a consistent view.
+        self.redating = False  # the engine re-dates primed output runs (separate streams)
+        self.primed_runs: tuple[tuple[float, float, float], ...] = ()
+        """Latest re-dated runs: (first callback, last priming callback, seconds played late)."""
+        self.unsettled_from: float | None = None  # first callback of a run not yet re-dated
+        self.far_seen_to = 0.0  # callback time of the latest played block the engine looked at
 
     def reset(self) -> None:
         """Forget every estimate (a new stream has new clocks)."""
@@ -77,6 +84,39 @@ class PaClock:
         if not self._origins:
             return now - self._block_s - self.input_latency_s
         return self._origins[0][1] + seq * self._block_s
+
+    def note_run(
+        self, first_call: float, primed: tuple[float, float, float] | None, seen: float
+    ) -> None:
+        """The engine laid a played block of the run begun at callback time ``first_call``.
+
+        Args:
+            first_call: when the run's first callback ran.
+            primed: the run's re-dating once known (``FarTimeline.primed``), else None.
+            seen: when the callback of the block just laid ran.
+        """
+        if primed is None:
+            self.unsettled_from = first_call
+        else:
+            if primed not in self.primed_runs:
+                self.primed_runs = (*self.primed_runs[-7:], primed)
+            self.unsettled_from = None
+        self.far_seen_to = seen
+
+    def dated(self, now: float) -> bool:
+        """Whether a played block whose callback ran at ``now`` has its final DAC dating."""
+        if not self.redating:
+            return True
+        unsettled = self.unsettled_from
+        return now <= self.far_seen_to and (unsettled is None or now < unsettled)
+
+    def played_at(self, now: float, dac: float) -> float:
+        """Like ``dac_to_monotonic``, with a primed start's blocks moved to when they played."""
+        at = self.dac_to_monotonic(now, dac)
+        for first, last, late_s in self.primed_runs:
+            if first <= now <= last:
+                return at + late_s
+        return at
 
     def dac_to_monotonic(self, now: float, dac: float) -> float:
         """Monotonic time at which the first sample of a played block leaves the DAC."""

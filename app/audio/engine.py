@@ -118,6 +118,7 @@ class AudioEngine:
         self._timeline: FarTimeline | None = None
         if config.split_streams:
             self._timeline = FarTimeline(config.device_rate, config.far_lead_ms / 1000.0)
+            self._clock.redating = True  # and the player's onsets wait for each run's re-dating
         self._cuts: collections.deque[tuple[int, float]] = collections.deque()
         self._ref_origin: float | None = None  # [engine thread] see _reference_time
         self._lane: OutputLane | None = None
@@ -352,6 +353,7 @@ class AudioEngine:
             # PortAudio's DAC time through the stable clock offset (no callback jitter); the
             # callback's own time tells a primed start's blocks from those played in real time.
             timeline.add(ring.data[k, 0], self._clock.dac_to_monotonic(now, dac), run, now)
+            self._clock.note_run(timeline.run_first_call, timeline.primed, now)
             ring.release()
 
     def _poll_playback(self) -> None:

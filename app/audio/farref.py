@@ -62,6 +62,11 @@ class FarTimeline:
         self._settled = True  # the latest run was re-anchored on its real-time blocks (or given up)
         self._real_offsets: list[int] = []  # real-time blocks' reported − laid position, this run
         self.settle_shifts: list[int] = []  # samples each run was moved by (the latest 64)
+        self.run_first_call = 0.0  # when the latest run's first callback ran
+        self._priming_last_call = 0.0  # ...and its last callback before real time
+        self.primed: tuple[float, float, float] | None = None
+        """The latest run's re-dating once settled: (first callback, last priming callback,
+        seconds its priming blocks played later than dated); None while it is not."""
         self._cut_runs: dict[int, float] = {}
         self.late_blocks = 0  # blocks that arrived after their time was read (dropped)
 
@@ -106,6 +111,8 @@ class FarTimeline:
                 and self._called_at is not None
                 and called_at - self._called_at >= _REAL_TIME_GAP * len(block) / self.rate
             )
+            if not self._settled and not self._real_offsets and not real_time:
+                self._priming_last_call = called_at or 0.0
             if real_time and not self._settled and abs(start - self._run_end) <= self._resync:
                 self._settle(start - self._run_end)
             if abs(start - self._run_end) > self._resync:
@@ -121,6 +128,8 @@ class FarTimeline:
             self._off_count = 0
             self._run_first, self._real_offsets = start, []
             self._settled = called_at is None
+            self.run_first_call = self._priming_last_call = called_at or 0.0
+            self.primed = None
         self._called_at = called_at
         n = len(block)
         skip = 0 if self._read_to is None else max(0, self._read_to - start)
@@ -142,6 +151,10 @@ class FarTimeline:
             self._move_run(offset)
         elif len(offsets) >= _SETTLE_BLOCKS:
             self._settled = True  # the reports disagree: keep the run where the priming put it
+            offset = 0
+        if self._settled:
+            late_s = offset / self.rate
+            self.primed = (self.run_first_call, self._priming_last_call, late_s)
 
     def _move_run(self, shift: int) -> None:
         """Move what is laid of the latest run by ``shift`` samples (only what is still unread)."""

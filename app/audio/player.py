@@ -37,6 +37,9 @@ REBUFFER_HEADROOM = 1.5
 """An underrun mid-answer rebuffers for this times the hold: the hold just proved too short, and
 the worst lateness seen so far in a stream underestimates its final one (rig, ±30 ms send
 jitter, the first jittered answer: gaps 2, 2, 2 at 1.0 → 1, 2, 1 at 1.5)."""
+ONSET_DATING_WAIT_S = 0.1
+"""An onset from a primed start waits at most this long for its run's re-dating (it comes with
+the run's second real-time callback, 10–20 ms in); then the priming's own dating is used."""
 AUDIBLE_DBFS = -50.0
 """A sample written to the device quieter than this is silence at the speaker: the latency meter's
 "silence" after a barge-in is when the last louder one left the DAC (an answer cut in a pause
@@ -266,13 +269,23 @@ class Player:
         played -= int(self._slot_unheard[slot])
         return max(0, played) * 1000.0 / self._rate
 
-    def onset_at(self, item_id: str) -> float | None:
-        """``time.monotonic()`` when the first sample of ``item_id`` reached the DAC, if it has."""
+    def onset_at(self, item_id: str, final: bool = False) -> float | None:
+        """``time.monotonic()`` when the first sample of ``item_id`` reached the DAC, if it has.
+
+        A primed start dates its first blocks early (``app.audio.farref``): while the engine has
+        not yet re-dated the run (10–20 ms after its start), this is None, up to
+        ``ONSET_DATING_WAIT_S``; ``final`` (nothing more will play) takes the dating as it is.
+        """
         slot = self._slots.get(item_id)
         st = self.state
         if slot is None or st.onset_gen[slot] != st.slot_gen[slot]:
             return None
-        start = self._clock.dac_to_monotonic(float(st.onset_now[slot]), float(st.onset_dac[slot]))
+        called = float(st.onset_now[slot])
+        clock = self._clock
+        waited = time.monotonic() - called
+        if not final and not clock.dated(called) and waited < ONSET_DATING_WAIT_S:
+            return None
+        start = clock.played_at(called, float(st.onset_dac[slot]))
         return start + int(st.onset_offset[slot]) / self._rate
 
     def last_sample_at(self) -> float | None:
@@ -386,7 +399,7 @@ class Player:
             if seq & 1 == 0:
                 now, dac, offset = stamp.now, stamp.dac, stamp.offset
                 if stamp.seq == seq:
-                    at = self._clock.dac_to_monotonic(now, dac) + offset / self._rate
+                    at = self._clock.played_at(now, dac) + offset / self._rate
                     return min(at, self._cut_at) if now <= self._cut_at else at
             time.sleep(0)  # the callback is mid-store: let it finish
         return None

@@ -132,7 +132,7 @@ class TurnMarks:
         if self._onset is not None and self._onset_item is not None:
             self._cancel_onset()  # nothing more of the item plays: one last look
             item_id, onset_turn = self._onset_item
-            at = self._playback.onset_at(item_id)
+            at = self._playback.onset_at(item_id, final=True)
             if at is not None:
                 self.mark("onset", at, onset_turn)
         turn = self.turn_id

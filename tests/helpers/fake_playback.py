@@ -53,7 +53,7 @@ class FakePlayback:
     def played_ms(self, item_id: str) -> float:
         return self.queued.get(item_id, 0.0) if self.played is None else self.played
 
-    def onset_at(self, item_id: str) -> float | None:
+    def onset_at(self, item_id: str, final: bool = False) -> float | None:
         return self.onset.get(item_id)
 
     def last_audible_at(self) -> float | None:

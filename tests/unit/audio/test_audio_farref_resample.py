@@ -51,6 +51,7 @@ def test_a_primed_run_moves_to_where_its_real_time_blocks_say_it_played() -> Non
     tl = FarTimeline(RATE, lead_s=0.0)
     _primed_run(tl, 10.0, late_s=0.003, real_blocks=3)
     assert tl.settle_shifts == [144]  # 3 ms: the priming dated the run that much early
+    assert tl.primed == (50.0, 50.0004, 144 / RATE)  # for the player's onset datings
     out = np.zeros(5 * F, np.float32)
     tl.read(10.003, out)
     expected = np.repeat([0.1, 0.2, 0.3, 0.4, 0.5], F).astype(np.float32)
@@ -81,7 +82,7 @@ def test_disagreeing_real_time_reports_leave_the_run_where_it_was_laid() -> None
     for k in range(3, 14):  # coarse reports under load: 0, 2, 4, 6 ... ms off, never agreeing
         off = (k % 4) * 0.002
         tl.add(block(0.5), 30.0 + off + k * 0.01, 1, called_at=70.0 + k * 0.01)
-    assert tl.settle_shifts == []
+    assert tl.settle_shifts == [] and tl.primed == (70.0, 70.0004, 0.0)
     out = np.zeros(F, np.float32)
     tl.read(30.0, out)
     np.testing.assert_array_equal(out, 0.5)

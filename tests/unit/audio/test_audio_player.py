@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from app.audio import callback as callback_module
+from app.audio import player as player_module
 from app.audio.callback import CallbackShared, DuplexCallback
 from app.audio.clock import PaClock
 from app.audio.config import AudioConfig
 from app.audio.fake_backend import FakeAudioBackend
-from app.audio.player import REBUFFER_HEADROOM, PlaybackState, Player
+from app.audio.player import ONSET_DATING_WAIT_S, REBUFFER_HEADROOM, PlaybackState, Player
 from app.audio.ringbuffer import BlockRing
 from app.events import PlaybackDrained
 
@@ -82,6 +83,30 @@ def test_playback_starts_in_the_first_block_and_counts_per_item() -> None:
     assert onset_b > onset_a
     last = rig.player.last_sample_at()
     assert last is not None and last >= onset_b
+
+
+def test_an_onset_from_a_primed_start_waits_for_its_run_to_be_re_dated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rig = Rig()
+    rig.clock.redating = True  # separate streams: the engine re-dates each primed output run
+    rig.player.enqueue(dc(0.5, 30), RATE, "r1", "a", 0)
+    rig.run(3)
+    as_primed = rig.player.onset_at("a", final=True)  # nothing more will play: best known
+    assert as_primed is not None
+    assert rig.player.onset_at("a") is None  # the engine has not laid that block yet
+    rig.clock.note_run(0.0, None, time.monotonic())
+    assert rig.player.onset_at("a") is None  # laid, but its run is not re-dated yet
+    rig.clock.note_run(0.0, (0.0, time.monotonic(), 0.004), time.monotonic())
+    assert rig.player.onset_at("a") == pytest.approx(as_primed + 0.004, abs=1e-9)
+    # A run that never gets re-dated (aborted at once) is taken as primed after a while.
+    rig.player.enqueue(dc(0.5, 30), RATE, "r2", "b", 0)
+    rig.run(3)
+    rig.clock.note_run(0.0, None, time.monotonic())  # a new run, never re-dated
+    assert rig.player.onset_at("b") is None
+    real = time.monotonic
+    monkeypatch.setattr(player_module.time, "monotonic", lambda: real() + ONSET_DATING_WAIT_S)
+    assert rig.player.onset_at("b") == rig.player.onset_at("b", final=True)
 
 
 def test_session_rate_is_resampled_to_the_device_rate() -> None:

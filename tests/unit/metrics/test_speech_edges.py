@@ -86,7 +86,7 @@ def test_speech_end_keeps_the_stamp_without_speech_or_history():
 
 
 class _Playback:
-    def onset_at(self, item_id: str) -> float | None:
+    def onset_at(self, item_id: str, final: bool = False) -> float | None:
         return None
 
     def last_audible_at(self) -> float | None:
