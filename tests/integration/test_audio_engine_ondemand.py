@@ -162,19 +162,21 @@ def _play_one_run(
     return pipeline.since(start)
 
 
-def test_far_reference_leads_the_echo_by_a_fixed_delay_across_restarts(
-    engine: tuple[AudioEngine, FarPipeline], pulse_rig: PulseRig
-) -> None:
-    eng, pipeline = engine
-    module = pulse_rig.load_echo_loopback(latency_ms=20, gain=0.5)
+def _echo_lags(
+    eng: AudioEngine, pipeline: FarPipeline, rig: PulseRig, want: int, tries: int
+) -> tuple[list[float], int]:
+    """Echo lags of up to ``want`` output runs (echo loopback on), and how many re-latched.
+
+    PulseAudio's module-loopback (the rig's echo path, not ours) sometimes re-latches to a much
+    longer latency under load; a run whose echo is not within 250 ms is not kept, and at most
+    ``tries`` runs are played.
+    """
+    module = rig.load_echo_loopback(latency_ms=20, gain=0.5)
     try:
         lags: list[float] = []
         relatched = 0
-        # PulseAudio's module-loopback (the rig's echo path, not ours) sometimes re-latches to a
-        # much longer latency under load; a trial whose echo is not within 250 ms is repeated,
-        # at most twice, and the three kept trials must agree.
-        for trial in range(5):  # each answer on a fresh output run
-            if len(lags) == 3:
+        for trial in range(tries):  # each answer on a fresh output run
+            if len(lags) == want:
                 break
             mic, far = _play_one_run(eng, pipeline, trial)
             # What the reference holds is what played: 0.5 s of audio, no more.
@@ -184,11 +186,19 @@ def test_far_reference_leads_the_echo_by_a_fixed_delay_across_restarts(
                 relatched += 1
                 continue
             lags.append(lag)
-        assert len(lags) == 3 and relatched <= 2, (lags, relatched)
-        assert min(lags) > 0.0
-        assert max(lags) - min(lags) < 15.0, lags  # stable across restarts (loose)
+        return lags, relatched
     finally:
-        pulse_rig.unload_module(module)
+        rig.unload_module(module)
+
+
+def test_far_reference_leads_the_echo_by_a_fixed_delay_across_restarts(
+    engine: tuple[AudioEngine, FarPipeline], pulse_rig: PulseRig
+) -> None:
+    eng, pipeline = engine
+    lags, relatched = _echo_lags(eng, pipeline, pulse_rig, want=3, tries=5)
+    assert len(lags) == 3 and relatched <= 2, (lags, relatched)
+    assert min(lags) > 0.0
+    assert max(lags) - min(lags) < 15.0, lags  # stable across restarts (loose)
 
 
 def test_echo_delay_does_not_move_between_output_runs(
@@ -199,18 +209,8 @@ def test_echo_delay_does_not_move_between_output_runs(
     # echo behind its reference moved by 1.5-2 ms from run to run on average (the loopback
     # itself holds 20.0 +- 0.2 ms), and AEC3 re-converged on every answer.
     eng, pipeline = engine
-    module = pulse_rig.load_echo_loopback(latency_ms=20, gain=0.5)
-    try:
-        lags: list[float] = []
-        for trial in range(12):
-            if len(lags) == 9:
-                break
-            lag, corr = _echo_lag_ms(*_play_one_run(eng, pipeline, trial))
-            if corr > 0.5:  # else the loopback re-latched (see the test above)
-                lags.append(lag)
-        assert len(lags) >= 7, lags
-        jumps = np.abs(np.diff(lags))
-        assert float(np.median(jumps)) < 0.75, lags
-        assert eng._timeline is not None and len(eng._timeline.settle_shifts) >= len(lags)
-    finally:
-        pulse_rig.unload_module(module)
+    lags, _relatched = _echo_lags(eng, pipeline, pulse_rig, want=9, tries=12)
+    assert len(lags) >= 7, lags
+    jumps = np.abs(np.diff(lags))
+    assert float(np.median(jumps)) < 0.75, lags
+    assert eng._timeline is not None and len(eng._timeline.settle_shifts) >= len(lags)
