@@ -59,9 +59,8 @@ class FarTimeline:
         self._run_end = 0  # index just past that run's latest block
         self._run_first = 0  # index of that run's first block
         self._called_at: float | None = None  # when the callback of the latest block ran
-        self._settled = True  # the latest run was re-anchored on its real-time blocks (or given up)
         self._real_offsets: list[int] = []  # real-time blocks' reported − laid position, this run
-        self.settle_shifts: list[int] = []  # samples each run was moved by (the latest 64)
+        self.moves = 0  # runs re-anchored on their real-time blocks
         self.run_first_call = 0.0  # when the latest run's first callback ran
         self._priming_last_call = 0.0  # ...and its last callback before real time
         self.primed: tuple[float, float, float] | None = None
@@ -111,9 +110,10 @@ class FarTimeline:
                 and self._called_at is not None
                 and called_at - self._called_at >= _REAL_TIME_GAP * len(block) / self.rate
             )
-            if not self._settled and not self._real_offsets and not real_time:
+            settling = self.primed is None
+            if settling and not self._real_offsets and not real_time:
                 self._priming_last_call = called_at or 0.0
-            if real_time and not self._settled and abs(start - self._run_end) <= self._resync:
+            if real_time and settling and abs(start - self._run_end) <= self._resync:
                 self._settle(start - self._run_end)
             if abs(start - self._run_end) > self._resync:
                 self._off_count += 1
@@ -127,7 +127,6 @@ class FarTimeline:
         else:
             self._off_count = 0
             self._run_first, self._real_offsets = start, []
-            self._settled = called_at is None
             self.run_first_call = self._priming_last_call = called_at or 0.0
             self.primed = None
         self._called_at = called_at
@@ -147,19 +146,16 @@ class FarTimeline:
         offsets = self._real_offsets
         offsets.append(offset)
         if len(offsets) >= 2 and abs(offsets[-1] - offsets[-2]) <= _SETTLE_TOL_S * self.rate:
-            self._settled = True
             self._move_run(offset)
         elif len(offsets) >= _SETTLE_BLOCKS:
-            self._settled = True  # the reports disagree: keep the run where the priming put it
-            offset = 0
-        if self._settled:
-            late_s = offset / self.rate
-            self.primed = (self.run_first_call, self._priming_last_call, late_s)
+            offset = 0  # the reports disagree: keep the run where the priming put it
+        else:
+            return
+        self.primed = (self.run_first_call, self._priming_last_call, offset / self.rate)
 
     def _move_run(self, shift: int) -> None:
         """Move what is laid of the latest run by ``shift`` samples (only what is still unread)."""
-        self.settle_shifts.append(shift)
-        del self.settle_shifts[:-64]
+        self.moves += 1
         lo, hi = self._run_first, self._run_end
         if self._read_to is not None:
             lo = max(lo, self._read_to)

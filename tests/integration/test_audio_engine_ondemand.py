@@ -213,4 +213,4 @@ def test_echo_delay_does_not_move_between_output_runs(
     assert len(lags) >= 7, lags
     jumps = np.abs(np.diff(lags))
     assert float(np.median(jumps)) < 0.75, lags
-    assert eng._timeline is not None and len(eng._timeline.settle_shifts) >= len(lags)
+    assert eng._timeline is not None and eng._timeline.moves >= len(lags)
